@@ -1,0 +1,384 @@
+"""``python -m scoring import DIR``: load the contract's files, all or nothing.
+
+Steps, all inside ``store.rebuild`` (copy the live file, change the copy, swap it in):
+
+1. Find ``<table>.csv`` / ``<table>.parquet`` in DIR and check each header against the schema.
+2. Read each file into a staging table (``parsing.stage_sql``): typed values, and for each bad row
+   the column, value and rule it broke.
+3. Check what needs the whole table: unique keys, and that every ``account_id`` is in accounts
+   (the new accounts file, or the one already stored).
+4. Any problem stops the import before the swap, so the live file is untouched; with
+   ``skip_bad_rows`` the bad rows go to a rejects CSV beside the data file instead.
+5. Replace the given tables, record the run (``import_runs``, ``import_notes``), and swap.
+
+Crash points for tests (``CS_CRASH_AT``): those of ``store.rebuild`` plus ``mid_load`` (after the
+first table has been replaced in the copy).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from . import crash, paths
+from .parsing import csv_lines, expected_text, line_of_byte, raw_json, read_csv_header, stage_sql
+from .schema import IMPORT_ORDER, TABLES, Table, table_ddl
+from .store import DataError, rebuild
+
+MAX_LISTED = 20  # problems kept in full per table (more are counted)
+Progress = Callable[[str, float], None]  # (what is happening, fraction of the whole import done)
+
+_CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                "strict_mode = true, store_rejects = true, rejects_table = 'reject_errors', "
+                "rejects_scan = 'reject_scans'")
+
+
+@dataclass
+class Problem:
+    """One broken rule, located: file, line (CSV) or row (Parquet), column, value, expectation."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    expected: str
+    table: str = ""
+    raw: str | None = None  # the row as written (JSON), for the rejects file
+    where_word: str = "line"
+    first: int | None = None  # for a duplicate key: where the key was first seen
+
+    @property
+    def expectation(self) -> str:
+        if self.first is None:
+            return self.expected
+        return f"{self.expected} (first seen at {self.where_word} {self.first})"
+
+    def message(self) -> str:
+        where = f"{self.file}, {self.where_word} {self.line}" if self.line else self.file
+        col = f", column {self.column}" if self.column else ""
+        val = "" if self.value is None else f": value {json.dumps(self.value, ensure_ascii=False)}"
+        return f"{where}{col}{val} — expected {self.expectation}"
+
+
+@dataclass
+class ImportResult:
+    tables: list[str]
+    rows_loaded: dict[str, int]
+    rows_skipped: int = 0
+    rejects_file: Path | None = None
+    vanished_accounts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class ImportFailed(DataError):
+    """The import broke a rule; nothing was changed. ``problems`` lists what was found."""
+
+    def __init__(self, problems: list[Problem], total: int) -> None:
+        self.problems, self.total = problems, total
+        more = f" (and {total - 1} more problem{'s' if total > 2 else ''})" if total > 1 else ""
+        super().__init__(problems[0].message() + more)
+
+
+def find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """The import file for each table found in ``folder``, and warnings about other files."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder — expected a folder holding accounts.csv, "
+                        "usage_events.csv, ... (or .parquet)")
+    found: dict[str, Path] = {}
+    warnings = []
+    for p in sorted(folder.iterdir()):
+        table, dot, ext = p.name.partition(".")
+        if p.is_file() and table in TABLES and ext in ("csv", "parquet"):
+            if table in found:
+                raise DataError(f"{folder}: both {found[table].name} and {p.name} — expected one file per table")
+            found[table] = p
+        elif not p.name.startswith("."):
+            warnings.append(f"{p.name}: ignored — not a table of the import contract")
+    if not found:
+        names = ", ".join(f"{t}.csv" for t in TABLES)
+        raise DataError(f"{folder}: no import files — expected some of {names} (or .parquet)")
+    return found, warnings
+
+
+def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = False,
+               progress: Progress | None = None, mark_demo: bool = False,
+               fresh: bool = False) -> ImportResult:
+    """Import every contract file in ``folder`` into the data file ``db``, all or nothing."""
+    folder, db = Path(folder), Path(db)
+    files, warnings = find_files(folder)
+    say = progress or (lambda what, frac: None)
+    result = ImportResult(tables=[t for t in IMPORT_ORDER if t in files], rows_loaded={},
+                          warnings=warnings)
+
+    def build(con: duckdb.DuckDBPyConnection) -> None:
+        existing = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+        for t in ("accounts", "usage_events"):
+            if t not in files and t not in existing:
+                raise DataError(f"{folder}: {t}.csv (or .parquet) is missing — expected it, "
+                                "because the data store does not hold that table yet")
+        problems: list[Problem] = []
+        total = 0
+        n = len(result.tables)
+        for i, name in enumerate(result.tables):
+            say(f"reading {files[name].name}", i / n * 0.8)
+            probs, count = _stage(con, TABLES[name], files[name], result.warnings, watch=say,
+                                  span=(i / n * 0.8, (i + 1) / n * 0.8))
+            problems += probs
+            total += count
+            if total and not skip_bad_rows:
+                raise ImportFailed(problems, total)
+        say("checking account references", 0.82)
+        ref_probs, ref_total = _check_references(con, files, "accounts" in files)
+        problems += ref_probs
+        total += ref_total
+        if total and not skip_bad_rows:
+            raise ImportFailed(problems, total)
+        if skip_bad_rows:
+            result.rows_skipped = _skip(con, files, problems, db, result)
+        say("replacing tables", 0.9)
+        if "accounts" in files and "accounts" in existing:
+            result.vanished_accounts = [r[0] for r in con.execute(
+                "SELECT account_id FROM accounts EXCEPT SELECT account_id FROM _stage_accounts "
+                "ORDER BY 1").fetchall()]
+        for j, name in enumerate(result.tables):
+            table = TABLES[name]
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            con.execute(table_ddl(table))
+            cols = ", ".join(f'"{c}"' for c in table.names)
+            con.execute(f'INSERT INTO "{name}" SELECT {cols} FROM "_stage_{name}"')
+            con.execute(f'DROP TABLE "_stage_{name}"')
+            result.rows_loaded[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            if j == 0:
+                crash.point("mid_load")
+        _record_run(con, folder, result, mark_demo)
+
+    say("copying the current data", 0.0)
+    rebuild(db, build, fresh=fresh)
+    say("done", 1.0)
+    return result
+
+
+def _source(table: Table, path: Path, con: duckdb.DuckDBPyConnection,
+            warnings: list[str]) -> tuple[str, dict[str, str], str]:
+    """Table function reading ``path``, the type of each schema column found, and 'line'/'row'."""
+    lit = "'" + str(path).replace("'", "''") + "'"
+    if path.suffix == ".csv":
+        try:
+            header = read_csv_header(path)
+        except UnicodeDecodeError:
+            raise DataError(f"{path.name}, line 1: the header is not UTF-8 text — expected a UTF-8 CSV file") from None
+        if not header:
+            raise DataError(f"{path.name}: the file is empty — expected a header row naming the columns")
+        cols = "{" + ", ".join(f"'{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+        names = header
+        # Columns are bound by position under safe placeholder names, renamed to the header's.
+        renames = ", ".join(f'"{i}" AS "{h}"' for i, h in enumerate(header) if h in table.names)
+        source = f"(SELECT {renames or '1 AS _none'} FROM read_csv({lit}, {_CSV_OPTIONS}, columns = {cols}))"
+        types = {h: "VARCHAR" for h in header if h in table.names}
+        where = "line"
+    else:
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
+        except duckdb.Error as exc:
+            raise DataError(f"{path.name}: not a readable Parquet file — {str(exc).splitlines()[0]}") from None
+        names = [r[0] for r in described]
+        types = {r[0]: r[1] for r in described if r[0] in table.names}
+        source = f"read_parquet({lit})"
+        where = "row"
+    seen = set()
+    for i, h in enumerate(names):
+        if h in seen:
+            raise DataError(f"{path.name}, line 1, column {i + 1}: value {json.dumps(h)} — expected each column name once")
+        seen.add(h)
+    for c in table.columns:
+        if c.required and c.name not in types:
+            raise DataError(f"{path.name}, line 1, column {c.name}: missing — expected a column named "
+                            f"{c.name} ({c.expected()})")
+    extra = [h for h in names if h not in table.names]
+    if extra:
+        warnings.append(f"{path.name}: extra column{'s' if len(extra) > 1 else ''} "
+                        f"{', '.join(extra)} ignored")
+    return source, types, where
+
+
+def _stage(con, table: Table, path: Path, warnings: list[str], *, watch: Progress,
+           span: tuple[float, float]) -> tuple[list[Problem], int]:
+    """Read one file into ``_stage_<table>``; return its first problems and how many there are."""
+    source, types, where = _source(table, path, con, warnings)
+    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    try:
+        _run_watched(con, stage_sql(table, source, types, f"_stage_{table.name}"),
+                     lambda f: watch(f"reading {path.name}", span[0] + f * (span[1] - span[0])))
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise DataError(f"{path.name}: could not be read — {first}") from None
+    problems: list[Problem] = []
+    total = 0
+    if path.suffix == ".csv":
+        rejects = con.execute("SELECT line, byte_position, error_type, error_message, csv_line "
+                              "FROM reject_errors ORDER BY line").fetchall()
+        for line, byte_pos, etype, emsg, raw in rejects:
+            total += 1
+            if len(problems) < MAX_LISTED:
+                problems.append(Problem(path.name, line_of_byte(path, byte_pos or 0), None, None,
+                                        f"a well-formed CSV row with {len(read_csv_header(path))} fields "
+                                        f"({etype.lower()}: {emsg})",
+                                        table=table.name, raw=json.dumps({"csv_line": raw})))
+    value_probs, n = _value_problems(con, table, path, where)
+    return problems + value_probs, total + n
+
+
+def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Problem], int]:
+    stage = f"_stage_{table.name}"
+    n = con.execute(f'SELECT count(*) FROM "{stage}" WHERE _err_col IS NOT NULL').fetchone()[0]
+    rows = con.execute(f'SELECT rowid, _err_col, _err_val, _raw FROM "{stage}" '
+                       f"WHERE _err_col IS NOT NULL ORDER BY rowid LIMIT {MAX_LISTED}").fetchall()
+    probs = [Problem(path.name, int(r[0]), r[1], r[2], expected_text(table, r[1]),
+                     table=table.name, raw=r[3], where_word=where) for r in rows]
+    keys = table.unique
+    if keys:
+        k = ", ".join(f'"{c}"' for c in keys)
+        dup_sql = (f'SELECT * FROM (SELECT rowid AS r, min(rowid) OVER (PARTITION BY {k}) AS first, '
+                   f'CAST({keys[0]} AS VARCHAR) AS v, count(*) OVER (PARTITION BY {k}) AS c '
+                   f'FROM "{stage}" WHERE _err_col IS NULL) WHERE c > 1 AND r <> first ORDER BY r')
+        dups = con.execute(dup_sql).fetchall()
+        n += len(dups)
+        keyname = " and ".join(keys)
+        for r, first, v, _ in dups[:MAX_LISTED]:
+            probs.append(Problem(path.name, int(r), keys[0], v, f"each {keyname} once",
+                                 table=table.name, where_word=where, first=int(first)))
+        if dups:  # mark them, so --skip-bad-rows skips them with this reason
+            con.execute(f'UPDATE "{stage}" SET _err_col = ?, _err_val = CAST("{keys[0]}" AS VARCHAR), '
+                        f'_err_why = ?, _raw = {raw_json(table)} '
+                        f'WHERE rowid IN (SELECT r FROM ({dup_sql}))', [keys[0], f"each {keyname} once"])
+    _locate(probs, path, where)
+    return probs, n
+
+
+def _locate(probs: list[Problem], path: Path, where: str) -> None:
+    """Turn staging row indexes into CSV line numbers (or 1-based Parquet rows), in place."""
+    if where == "row":
+        for p in probs:
+            p.line = (p.line or 0) + 1
+            p.first = None if p.first is None else p.first + 1
+        return
+    lines = csv_lines(path, {p.line for p in probs if p.line is not None}
+                      | {p.first for p in probs if p.first is not None})
+    for p in probs:
+        p.line = lines.get(p.line, (p.line or 0) + 2)
+        p.first = None if p.first is None else lines.get(p.first, p.first + 2)
+
+
+def _check_references(con, files: dict[str, Path], new_accounts: bool) -> tuple[list[Problem], int]:
+    """Every account_id of the new files must be in the accounts table that will be kept."""
+    accounts = "_stage_accounts" if new_accounts else "accounts"
+    good_accounts = (f'(SELECT account_id FROM "{accounts}" WHERE _err_col IS NULL)' if new_accounts
+                     else f'(SELECT account_id FROM "{accounts}")')
+    problems, total = [], 0
+    for name in IMPORT_ORDER:
+        if name not in files or not TABLES[name].references_accounts:
+            continue
+        stage = f"_stage_{name}"
+        cond = f"_err_col IS NULL AND account_id NOT IN {good_accounts}"
+        n = con.execute(f'SELECT count(*) FROM "{stage}" WHERE {cond}').fetchone()[0]
+        if not n:
+            continue
+        total += n
+        rows = con.execute(f'SELECT rowid, account_id FROM "{stage}" WHERE {cond} ORDER BY rowid '
+                           f"LIMIT {MAX_LISTED}").fetchall()
+        where = "line" if files[name].suffix == ".csv" else "row"
+        probs = [Problem(files[name].name, int(r), "account_id", v,
+                         "an account_id present in accounts", table=name, where_word=where)
+                 for r, v in rows]
+        _locate(probs, files[name], where)
+        problems += probs
+        con.execute(f"UPDATE \"{stage}\" SET _err_col = 'account_id', _err_val = account_id, "
+                    f"_err_why = 'an account_id present in accounts', _raw = {raw_json(TABLES[name])} "
+                    f"WHERE {cond}")
+    return problems, total
+
+
+def _skip(con, files: dict[str, Path], listed: list[Problem], db: Path, result: ImportResult) -> int:
+    """Write every rejected row with its reason beside the data file; drop them from staging."""
+    out = paths.rejects_path(db)
+    skipped = 0
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "where", "column", "value", "expected", "row"])
+        for p in listed:  # structural CSV errors never reached staging: only listed ones are known
+            if p.column is None:
+                w.writerow([p.file, f"{p.where_word} {p.line}", "", "", p.expectation, p.raw or ""])
+                skipped += 1
+        for name in IMPORT_ORDER:
+            if name not in files:
+                continue
+            stage = f"_stage_{name}"
+            table = TABLES[name]
+            where = "line" if files[name].suffix == ".csv" else "row"
+            cur = con.cursor()
+            cur.execute(f'SELECT rowid, _err_col, _err_val, _err_why, _raw FROM "{stage}" '
+                        "WHERE _err_col IS NOT NULL ORDER BY rowid")
+            batch = cur.fetchall()
+            cur.close()
+            probs = [Problem(files[name].name, int(r), c, v, why or expected_text(table, c),
+                             table=name, raw=raw, where_word=where) for r, c, v, why, raw in batch]
+            _locate(probs, files[name], where)
+            for p in probs:
+                w.writerow([p.file, f"{where} {p.line}", p.column, p.value, p.expectation, p.raw or ""])
+            skipped += len(probs)
+            con.execute(f'DELETE FROM "{stage}" WHERE _err_col IS NOT NULL')
+    result.rejects_file = out
+    if skipped:
+        result.warnings.append(f"{skipped} bad row{'s' if skipped != 1 else ''} skipped; "
+                               f"written with reasons to {out}")
+    return skipped
+
+
+def _record_run(con, folder: Path, result: ImportResult, mark_demo: bool) -> None:
+    run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM import_runs").fetchone()[0]
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute("INSERT INTO import_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, now, "demo" if mark_demo else str(folder), ",".join(result.tables),
+                 sum(result.rows_loaded.values()), result.rows_skipped,
+                 str(result.rejects_file) if result.rejects_file else None,
+                 len(result.vanished_accounts)])
+    notes = [("warning", "vanished_account", a) for a in result.vanished_accounts]
+    notes += [("warning", "import", w) for w in result.warnings]
+    if notes:
+        con.executemany("INSERT INTO import_notes VALUES (?, ?, ?, ?)",
+                        [[run_id, lvl, topic, detail] for lvl, topic, detail in notes])
+    facts = {"data_version": str(run_id), "last_import_at": now.isoformat(timespec="seconds")}
+    if mark_demo:
+        facts["is_demo"] = "true"
+    elif "accounts" in result.tables:
+        facts["is_demo"] = "false"  # the accounts are the user's own now
+    con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [[k, v] for k, v in facts.items()])
+
+
+def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, report: Callable[[float], None]) -> None:
+    """Run one long statement, reporting DuckDB's own progress about every half second."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.5):
+            try:
+                pct = con.query_progress()
+            except Exception:  # the statement finished between the check and the call
+                return
+            if pct is not None and pct >= 0:
+                report(min(pct, 100.0) / 100)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        con.execute(sql)
+    finally:
+        done.set()
+        watcher.join()
