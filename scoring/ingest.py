@@ -222,8 +222,10 @@ def _stage(con, table: Table, path: Path, warnings: list[str], *, watch: Progres
     problems: list[Problem] = []
     total = 0
     if path.suffix == ".csv":
-        rejects = con.execute("SELECT line, byte_position, error_type, error_message, csv_line "
-                              "FROM reject_errors ORDER BY line").fetchall()
+        # DuckDB records one reject per missing column: keep the first per row.
+        rejects = con.execute("SELECT line, min(line_byte_position), first(error_type ORDER BY column_idx), "
+                              "first(error_message ORDER BY column_idx), first(csv_line) "
+                              "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
         for line, byte_pos, etype, emsg, raw in rejects:
             total += 1
             if len(problems) < MAX_LISTED:

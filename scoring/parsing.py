@@ -70,7 +70,8 @@ def column_sql(col: Column, source_type: str | None) -> ColumnSQL:
             "id": t,
             "text": t,
             "number": f"try_cast(trim({t}) AS DOUBLE)",
-            "integer": f"try_cast(trim({t}) AS BIGINT)",
+            "integer": f"try_cast(CASE WHEN try_cast(trim({t}) AS DOUBLE) = trunc(try_cast(trim({t}) AS DOUBLE)) "
+                       f"THEN try_cast(trim({t}) AS DOUBLE) END AS BIGINT)",
             "date": f"CAST(try_strptime(trim({t}), '%Y-%m-%d') AS DATE)",
             "timestamp": f"CAST(try_cast(trim({t}) AS TIMESTAMPTZ) AS TIMESTAMP)",
             "bool": (f"CASE lower(trim({t})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
@@ -111,7 +112,8 @@ def stage_sql(table: Table, source: str, source_types: dict[str, str], stage: st
     parts = {c.name: column_sql(c, source_types.get(c.name)) for c in table.columns}
     present = [c for c in table.columns if c.name in source_types]
     err_col = " ".join(f"WHEN {parts[c.name].bad} THEN {_lit(c.name)}" for c in present)
-    err_val = " ".join(f"WHEN {parts[c.name].bad} THEN CAST({_q(c.name)} AS VARCHAR)" for c in present)
+    err_val = " ".join(f"WHEN {parts[c.name].bad} THEN coalesce(CAST({_q(c.name)} AS VARCHAR), '')"
+                       for c in present)
     order = [(later, earlier) for later, earlier in table.order_checks
              if later in source_types and earlier in source_types]
     for later, earlier in order:  # checked once both values are valid

@@ -65,9 +65,13 @@ class DataStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.version = Version.of(path)
-        # The inode is what we read: opening right after stat() could race a swap, so re-check.
-        self._con = duckdb.connect(self.version.path, read_only=True)
-        if Version.of(path) != self.version:
+        # duckdb.connect(path) would reuse this process's cached instance of the path, which
+        # still reads the file an import has since replaced. A fresh in-memory instance that
+        # attaches the file opens whatever file is at the path now.
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")  # cursors share global settings
+        self._con.execute("ATTACH ? AS data (READ_ONLY)", [self.version.path])
+        if Version.of(path) != self.version:  # a swap landed between stat() and attach
             self._con.close()
             self.__init__(path)
 
@@ -78,23 +82,30 @@ class DataStore:
     def close(self) -> None:
         self._con.close()
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._con.cursor()  # one per query: the base connection refuses concurrent use
+        cur.execute("USE data")  # a cursor starts in the in-memory catalog
+        return cur
+
     def df(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         """Run one query on its own cursor and return the whole result as a DataFrame."""
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             return cur.execute(sql, list(params)).df()
         finally:
             cur.close()
 
     def rows(self, sql: str, params: list | tuple = ()) -> list[tuple]:
-        cur = self._con.cursor()
+        """Run one query on its own cursor and return all rows."""
+        cur = self._cursor()
         try:
             return cur.execute(sql, list(params)).fetchall()
         finally:
             cur.close()
 
     def tables(self) -> set[str]:
-        return {r[0] for r in self.rows("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")}
+        return {r[0] for r in self.rows("SELECT table_name FROM duckdb_tables() "
+                                        "WHERE database_name = 'data' AND schema_name = 'main'")}
 
 
 # ---------------------------------------------------------------- writing
