@@ -69,7 +69,9 @@ class Column:
             words += f" from {_num(self.min)} to {_num(self.max)}"
         elif self.min is not None:
             words += f" >= {_num(self.min)}"
-        if self.nullable or self.default is not None:
+        if self.default is not None:
+            words += f" (empty means {self.default.strip(chr(39))})"
+        elif self.nullable:
             words += " (or empty)"
         return words
 
@@ -271,3 +273,23 @@ def table_ddl(table: Table, name: str | None = None) -> str:
     """CREATE TABLE statement for an import table (identifiers come from this module only)."""
     cols = ",\n    ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
     return f'CREATE TABLE "{name or table.name}" (\n    {cols}\n)'
+
+
+def markdown() -> str:
+    """The import tables as Markdown, for docs/DATA.md (a test keeps the two equal)."""
+    out = []
+    for t in TABLES.values():
+        key = f" Key: {', '.join(t.unique)}." if t.unique else ""
+        ref = " Every account_id must be in accounts." if t.references_accounts else ""
+        out.append(f"### `{t.name}` ({'needed' if t.needed else 'optional'})\n\n{t.doc}{key}{ref}\n")
+        out.append("| column | stored as | in the file | a value must be |")
+        out.append("|---|---|---|---|")
+        for c in t.columns:
+            presence = "required" if c.required else "optional"
+            note = f" ({c.doc})" if c.doc else ""
+            cell = (c.expected() + note).replace("|", "\\|")
+            out.append(f"| `{c.name}` | {c.sql_type} | {presence} | {cell} |")
+        for later, earlier in t.order_checks:
+            out.append(f"\n`{later}` may not be before `{earlier}`.")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
