@@ -102,6 +102,9 @@ def column_sql(col: Column, source_type: str | None) -> ColumnSQL:
     return ColumnSQL(typed, bad)
 
 
+STAGE_COLUMNS = ("_err_col", "_err_val", "_err_why", "_raw")  # bookkeeping dropped after checks
+
+
 def stage_sql(table: Table, source: str, source_types: dict[str, str], stage: str) -> str:
     """CREATE TABLE ``stage`` from ``source`` (a table function call built by ``ingest``).
 

@@ -269,12 +269,6 @@ DERIVED_DDL: dict[str, str] = {
 }
 
 
-def table_ddl(table: Table, name: str | None = None) -> str:
-    """CREATE TABLE statement for an import table (identifiers come from this module only)."""
-    cols = ",\n    ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
-    return f'CREATE TABLE "{name or table.name}" (\n    {cols}\n)'
-
-
 def markdown() -> str:
     """The import tables as Markdown, for docs/DATA.md (a test keeps the two equal)."""
     out = []

@@ -183,3 +183,30 @@ def test_table_overview_respects_scope(good_dir, db):
     assert mine.loc["accounts", "rows"] == 3 and mine.loc["usage_events", "rows"] == 12  # A1, A3, A5
     assert nobody.loc["accounts", "rows"] == 0
     assert not everyone.loc["mrr_history", "loaded"]
+
+
+def test_stored_types_follow_the_schema_whatever_the_parquet_types(tmp_path, db):
+    d = tmp_path / "typed"
+    d.mkdir()
+    n = 3
+    pq.write_table(pa.table({
+        "account_id": ["A1", "A2", "A3"], "name": ["a", "b", "c"], "segment": ["s"] * n,
+        "plan": ["p"] * n, "region": ["r"] * n, "csm_owner": ["c@x"] * n,
+        "arr": pa.array([100, 200, 300], pa.int32()),  # integers for a number column
+        "seats": pa.array([1.0, 2.0, 3.0]),  # whole doubles for an integer column
+        "contract_start": pa.array([dt.date(2024, 1, 1)] * n),
+        "renewal_date": ["2025-01-01"] * n,  # text for a date column
+    }), d / "accounts.parquet")
+    pq.write_table(pa.table({
+        "account_id": ["A1", "A2"],
+        "occurred_at": pa.array([dt.datetime(2024, 5, 1, 12), dt.datetime(2024, 5, 2)], pa.timestamp("ns")),
+        "event_type": ["x", "y"], "quantity": pa.array([1, 2], pa.int64()),
+    }), d / "usage_events.parquet")
+    import_dir(d, db)
+    from scoring.schema import TABLES
+    for name in ("accounts", "usage_events"):
+        got = _read(db, "SELECT column_name, data_type FROM information_schema.columns "
+                        f"WHERE table_name = '{name}' ORDER BY ordinal_position")
+        assert got == [(c.name, c.sql_type) for c in TABLES[name].columns]
+    assert _read(db, "SELECT seats, arr FROM accounts ORDER BY 1") == [(1, 100.0), (2, 200.0), (3, 300.0)]
+    assert _read(db, "SELECT user_id, quantity FROM usage_events ORDER BY 2") == [(None, 1.0), (None, 2.0)]
