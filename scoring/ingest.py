@@ -124,6 +124,13 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
             if t not in files and t not in existing:
                 raise DataError(f"{folder}: {t}.csv (or .parquet) is missing — expected it, "
                                 "because the data store does not hold that table yet")
+        # The copy is private, so the tables being replaced can go now: staging then reuses
+        # their space instead of growing the file (the old account ids stay for the report).
+        if "accounts" in files and "accounts" in existing:
+            con.execute("CREATE TEMP TABLE _old_accounts AS SELECT account_id FROM accounts")
+        for name in result.tables:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        con.execute("CHECKPOINT")
         problems: list[Problem] = []
         total = 0
         n = len(result.tables)
@@ -146,12 +153,11 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
         say("replacing tables", 0.9)
         if "accounts" in files and "accounts" in existing:
             result.vanished_accounts = [r[0] for r in con.execute(
-                "SELECT account_id FROM accounts EXCEPT SELECT account_id FROM _stage_accounts "
+                "SELECT account_id FROM _old_accounts EXCEPT SELECT account_id FROM _stage_accounts "
                 "ORDER BY 1").fetchall()]
         for j, name in enumerate(result.tables):
             # The staging table becomes the table: dropping its bookkeeping columns and renaming
             # it touches metadata only, where copying 10M rows would double the import's time.
-            con.execute(f'DROP TABLE IF EXISTS "{name}"')
             for col in STAGE_COLUMNS:
                 con.execute(f'ALTER TABLE "_stage_{name}" DROP COLUMN {col}')
             con.execute(f'ALTER TABLE "_stage_{name}" RENAME TO "{name}"')

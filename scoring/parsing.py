@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import csv
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import Column, Table
+from .schema import Table
 
 # Source types that already have the right shape; any other type is read through its text form.
 _NATIVE = {
@@ -40,67 +39,35 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@dataclass
-class ColumnSQL:
-    typed: str  # expression giving the typed value (NULL when empty)
-    bad: str  # expression true when the value breaks the column's rule
+WHITESPACE = "' \t\r\n'"  # what counts as blank around a value (SQL literal)
 
 
-def column_sql(col: Column, source_type: str | None) -> ColumnSQL:
-    """Typed value and rule check for one column, given its type in the file (None: absent)."""
-    if source_type is None:  # optional column missing from the file
-        typed = f"CAST({col.default} AS {col.sql_type})" if col.default else f"CAST(NULL AS {col.sql_type})"
-        return ColumnSQL(typed, "FALSE")
-    v = _q(col.name)
-    native = source_type.upper() in _NATIVE.get(col.kind, set())
-    if native:
-        empty = f"{v} IS NULL"
-        parsed = {
-            "number": f"CAST({v} AS DOUBLE)",
-            "integer": f"CAST({v} AS BIGINT)",
-            "date": v,
-            "timestamp": f"CAST({v} AS TIMESTAMP)",
-            "bool": v,
-        }[col.kind]
-        invalid = f"NOT isfinite({parsed})" if col.kind == "number" else "FALSE"
-    else:
-        t = v if source_type.upper() == "VARCHAR" else f"CAST({v} AS VARCHAR)"
-        empty = f"({t} IS NULL OR trim({t}) = '')"
-        parsed = {
-            "id": t,
-            "text": t,
-            "number": f"try_cast(trim({t}) AS DOUBLE)",
-            "integer": f"try_cast(CASE WHEN try_cast(trim({t}) AS DOUBLE) = trunc(try_cast(trim({t}) AS DOUBLE)) "
-                       f"THEN try_cast(trim({t}) AS DOUBLE) END AS BIGINT)",
-            "date": f"CAST(try_strptime(trim({t}), '%Y-%m-%d') AS DATE)",
-            "timestamp": f"CAST(try_cast(trim({t}) AS TIMESTAMPTZ) AS TIMESTAMP)",
-            "bool": (f"CASE lower(trim({t})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
-                     f"WHEN 'false' THEN FALSE WHEN '0' THEN FALSE END"),
-            "choice": f"lower(trim({t}))",
-        }[col.kind]
-        invalid = {
-            "number": f"{parsed} IS NULL OR NOT isfinite({parsed})",
-            "choice": f"NOT list_contains([{', '.join(_lit(c) for c in col.choices)}], {parsed})",
-        }.get(col.kind, f"{parsed} IS NULL" if col.kind not in ("id", "text") else "FALSE")
-    if col.kind == "text":  # text is kept exactly as written; empty text is simply missing
-        return ColumnSQL(f"{v}" if source_type.upper() == "VARCHAR" else f"CAST({v} AS VARCHAR)", "FALSE")
-    checks = [f"({invalid})"]
-    if col.min is not None:
-        checks.append(f"{parsed} < {col.min!r}")
-    if col.max is not None:
-        checks.append(f"{parsed} > {col.max!r}")
-    rule = " OR ".join(checks)
-    if col.default is not None:
-        typed = f"CASE WHEN {empty} THEN CAST({col.default} AS {col.sql_type}) ELSE {parsed} END"
-        bad = f"(NOT {empty} AND ({rule}))"
-    elif col.nullable:
-        typed = f"CASE WHEN {empty} THEN NULL ELSE {parsed} END"
-        bad = f"(NOT {empty} AND ({rule}))"
-    else:
-        typed = parsed
-        bad = f"({empty} OR {rule})"
-    return ColumnSQL(typed, bad)
+def _blank(t: str) -> str:
+    """SQL: the text ``t`` is missing, empty or only whitespace (trimmed only when it could be)."""
+    return f"({t} IS NULL OR {t} = '' OR (ascii({t}) IN (9, 10, 13, 32) AND trim({t}, {WHITESPACE}) = ''))"
 
+
+def _parse(kind: str, t: str) -> str:
+    """SQL parsing text ``t`` as ``kind``; NULL when it does not parse.
+
+    Casts try the text as written first and trim only when that fails: DuckDB's number casts
+    skip surrounding spaces themselves, and ``trim`` on every value costs more than the parse.
+    """
+    def cast(sql_type: str) -> str:
+        return f"coalesce(try_cast({t} AS {sql_type}), try_cast(trim({t}, {WHITESPACE}) AS {sql_type}))"
+    return {
+        "number": cast("DOUBLE"),
+        "integer": f"try_cast(CASE WHEN {cast('DOUBLE')} = trunc({cast('DOUBLE')}) THEN {cast('DOUBLE')} END AS BIGINT)",
+        "date": f"CAST(try_strptime(trim({t}, {WHITESPACE}), '%Y-%m-%d') AS DATE)",
+        "timestamp": f"CAST({cast('TIMESTAMPTZ')} AS TIMESTAMP)",
+        "bool": (f"CASE lower(trim({t}, {WHITESPACE})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
+                 f"WHEN 'false' THEN FALSE WHEN '0' THEN FALSE END"),
+        "choice": f"lower(trim({t}, {WHITESPACE}))",
+    }[kind]
+
+
+_NATIVE_PARSE = {"number": "CAST({v} AS DOUBLE)", "integer": "CAST({v} AS BIGINT)", "date": "{v}",
+                 "timestamp": "CAST({v} AS TIMESTAMP)", "bool": "{v}"}
 
 STAGE_COLUMNS = ("_err_col", "_err_val", "_err_why", "_raw")  # bookkeeping dropped after checks
 
@@ -108,28 +75,71 @@ STAGE_COLUMNS = ("_err_col", "_err_val", "_err_why", "_raw")  # bookkeeping drop
 def stage_sql(table: Table, source: str, source_types: dict[str, str], stage: str) -> str:
     """CREATE TABLE ``stage`` from ``source`` (a table function call built by ``ingest``).
 
-    The stage has the table's columns typed, plus ``_err_col`` (the column at fault),
+    The stage has the table's columns typed, plus ``_err_col`` (the first column at fault),
     ``_err_val`` (its value as written), ``_err_why`` (set by whole-table rules: what was
-    expected) and ``_raw`` (the row as written, JSON).
+    expected) and ``_raw`` (the row as written, JSON, only on bad rows).
+
+    Three nested SELECTs so that each value is parsed once: the innermost parses every column
+    into ``_p_<name>``, the middle one finds the first broken rule from those, the outer one
+    builds the typed row and, for bad rows only, the value and row as written.
     """
-    parts = {c.name: column_sql(c, source_types.get(c.name)) for c in table.columns}
+    parsed, typed, rules = [], [], []
+    for c in table.columns:
+        v, p = _q(c.name), _q("_p_" + c.name)
+        source_type = (source_types.get(c.name) or "").upper()
+        if not source_type:  # an optional column the file does not have
+            typed.append(f"CAST({c.default or 'NULL'} AS {c.sql_type}) AS {v}")
+            continue
+        t = v if source_type == "VARCHAR" else f"CAST({v} AS VARCHAR)"
+        if c.kind == "text":  # kept exactly as written; empty text is simply missing
+            typed.append(f"{t} AS {v}")
+            continue
+        native = source_type in _NATIVE.get(c.kind, set())
+        if native:
+            parsed.append(f"{_NATIVE_PARSE[c.kind].format(v=v)} AS {p}")
+            blank = f"{v} IS NULL"
+        else:
+            parsed.append(f"{t if c.kind == 'id' else _parse(c.kind, t)} AS {p}")
+            blank = _blank(t)
+        if c.kind in ("number", "timestamp"):
+            invalid = f"NOT isfinite({p})"  # no NaN, no infinity, no 'infinity'::TIMESTAMPTZ
+        elif c.kind == "choice":
+            invalid = f"NOT list_contains([{', '.join(_lit(x) for x in c.choices)}], {p})"
+        else:
+            invalid = "FALSE"
+        checks = [invalid]
+        if c.min is not None:
+            checks.append(f"{p} < {c.min!r}")
+        if c.max is not None:
+            checks.append(f"{p} > {c.max!r}")
+        broken = f"({p} IS NOT NULL AND ({' OR '.join(checks)}))"
+        unparsed = "FALSE" if native or c.kind == "id" else f"({p} IS NULL AND NOT {blank})"
+        if c.default is not None:
+            typed.append(f"CASE WHEN {p} IS NULL AND {blank} THEN CAST({c.default} AS {c.sql_type}) "
+                         f"ELSE {p} END AS {v}")
+            rules.append((c.name, f"{unparsed} OR {broken}"))
+        elif c.nullable:
+            typed.append(f"{p} AS {v}")
+            rules.append((c.name, f"{unparsed} OR {broken}"))
+        else:
+            typed.append(f"{p} AS {v}")
+            missing = blank if c.kind == "id" else f"{p} IS NULL"
+            rules.append((c.name, f"{missing} OR {broken}"))
+    for later, earlier in table.order_checks:  # checked once both values are valid
+        if later in source_types and earlier in source_types:
+            rules.append((later, f"(_p_{later} < _p_{earlier})"))
     present = [c for c in table.columns if c.name in source_types]
-    err_col = " ".join(f"WHEN {parts[c.name].bad} THEN {_lit(c.name)}" for c in present)
-    err_val = " ".join(f"WHEN {parts[c.name].bad} THEN coalesce(CAST({_q(c.name)} AS VARCHAR), '')"
-                       for c in present)
-    order = [(later, earlier) for later, earlier in table.order_checks
-             if later in source_types and earlier in source_types]
-    for later, earlier in order:  # checked once both values are valid
-        cond = f"({parts[later].typed} < {parts[earlier].typed})"
-        err_col += f" WHEN {cond} THEN {_lit(later)}"
-        err_val += f" WHEN {cond} THEN CAST({_q(later)} AS VARCHAR)"
+    err_col = " ".join(f"WHEN {rule} THEN {_lit(name)}" for name, rule in rules) or "WHEN FALSE THEN NULL"
+    err_val = " ".join(f"WHEN {_lit(c.name)} THEN coalesce(CAST({_q(c.name)} AS VARCHAR), '')"
+                       for c in present) or "WHEN '' THEN NULL"
     raw = "json_object(" + ", ".join(f"{_lit(c.name)}, CAST({_q(c.name)} AS VARCHAR)" for c in present) + ")"
-    typed = ", ".join(f"{parts[c.name].typed} AS {_q(c.name)}" for c in table.columns)
+    inner = f"SELECT *{''.join(', ' + x for x in parsed)} FROM {source}"
     return (
-        f"CREATE TABLE {_q(stage)} AS SELECT {typed}, _err_col, _err_val, CAST(NULL AS VARCHAR) AS _err_why, "
+        f"CREATE TABLE {_q(stage)} AS SELECT {', '.join(typed)}, _err_col, "
+        f"CASE WHEN _err_col IS NOT NULL THEN CASE _err_col {err_val} END END AS _err_val, "
+        f"CAST(NULL AS VARCHAR) AS _err_why, "
         f"CASE WHEN _err_col IS NOT NULL THEN CAST({raw} AS VARCHAR) END AS _raw "
-        f"FROM (SELECT *, CASE {err_col or 'WHEN FALSE THEN NULL'} END AS _err_col, "
-        f"CASE {err_val or 'WHEN FALSE THEN NULL'} END AS _err_val FROM {source})"
+        f"FROM (SELECT *, CASE {err_col} END AS _err_col FROM ({inner}))"
     )
 
 

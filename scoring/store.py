@@ -25,13 +25,16 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from . import crash
 from .schema import DERIVED_DDL, TABLES
 from .scope import Scope
+
+if TYPE_CHECKING:  # pandas costs 0.7 s to import; commands that never need it skip it
+    import pandas as pd
 
 
 class DataError(Exception):
@@ -133,9 +136,12 @@ def writer_lock(db: Path) -> Iterator[None]:
 
 
 def _remove_leftovers(db: Path) -> None:
-    """Delete new files that a crashed rebuild left behind (called under the writer lock)."""
+    """Delete what a crashed rebuild left behind: its new file, log and spill folder."""
     for p in db.parent.glob(db.name + ".building-*"):
-        p.unlink(missing_ok=True)
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
 
 
 def rebuild(db: Path, build: Callable[[duckdb.DuckDBPyConnection], None], *, fresh: bool = False) -> None:
@@ -160,6 +166,9 @@ def rebuild(db: Path, build: Callable[[duckdb.DuckDBPyConnection], None], *, fre
             con = duckdb.connect(str(new))
             try:
                 con.execute("SET TimeZone = 'UTC'")
+                # DuckDB would buffer up to 80% of RAM before spilling; a bound keeps a big import
+                # beside a running app (it spills to <new file>.tmp, removed with the file).
+                con.execute("SET memory_limit = ?", [os.environ.get("CS_WRITE_MEMORY", "1GB")])
                 for ddl in DERIVED_DDL.values():
                     con.execute(ddl)
                 build(con)
@@ -175,8 +184,7 @@ def rebuild(db: Path, build: Callable[[duckdb.DuckDBPyConnection], None], *, fre
             _fsync(db.parent)
             crash.point("after_swap")
         except BaseException:
-            new.unlink(missing_ok=True)
-            new.with_name(new.name + ".wal").unlink(missing_ok=True)
+            _remove_leftovers(db)
             raise
 
 
@@ -211,7 +219,11 @@ def data_as_of(ds: DataStore, *, scope: Scope) -> pd.Timestamp | None:
     where, params = scope.account_filter()
     rows = ds.rows(f"SELECT max(occurred_at)::DATE + 1 FROM usage_events WHERE {where}", params)
     value = rows[0][0]
-    return None if value is None else pd.Timestamp(value)
+    if value is None:
+        return None
+    import pandas as pd
+
+    return pd.Timestamp(value)
 
 
 def table_overview(ds: DataStore, *, scope: Scope) -> pd.DataFrame:
@@ -232,4 +244,6 @@ def table_overview(ds: DataStore, *, scope: Scope) -> pd.DataFrame:
         n, first, last = ds.rows(f'SELECT count(*), {dates} FROM "{name}" WHERE {where}', params)[0]
         out.append({"table": name, "needed": table.needed, "loaded": True, "rows": n,
                     "first": first, "last": last})
+    import pandas as pd
+
     return pd.DataFrame(out)

@@ -1,6 +1,8 @@
 """Each import rule of the contract, broken once: the message locates it and the store is unchanged."""
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +38,7 @@ LAST_ACC_LINE = len(ACC) + 1
 # (file, header, rows, line, column, value, words expected in the message)
 CASES = [
     ("accounts", ACCOUNT_COLS, _acc(account_id=""), LAST_ACC_LINE, "account_id", "", "non-empty text"),
+    ("accounts", ACCOUNT_COLS, _acc(account_id="\t "), LAST_ACC_LINE, "account_id", "\t ", "non-empty text"),
     ("accounts", ACCOUNT_COLS, _acc(account_id="A1"), LAST_ACC_LINE, "account_id", "A1",
      "each account_id once (first seen at line 2)"),
     ("accounts", ACCOUNT_COLS, _acc(arr="12k"), LAST_ACC_LINE, "arr", "12k", "a number >= 0"),
@@ -51,6 +54,8 @@ CASES = [
      "an account_id present in accounts"),
     ("usage_events", EVENT_COLS, _evt("occurred_at", "yesterday"), LAST_EVT_LINE, "occurred_at",
      "yesterday", "ISO 8601"),
+    ("usage_events", EVENT_COLS, _evt("occurred_at", "infinity"), LAST_EVT_LINE, "occurred_at",
+     "infinity", "ISO 8601"),
     ("usage_events", EVENT_COLS, _evt("event_type", ""), LAST_EVT_LINE, "event_type", "", "non-empty"),
     ("usage_events", EVENT_COLS, _evt("quantity", "-2"), LAST_EVT_LINE, "quantity", "-2", "a number >= 0"),
     ("usage_events", EVENT_COLS, _evt("quantity", "lots"), LAST_EVT_LINE, "quantity", "lots", "a number"),
@@ -115,7 +120,7 @@ def test_broken_rule_is_located_and_store_unchanged(case, stored, tmp_path):
         import_dir(d, stored)
     msg = str(err.value)
     assert f"{table}.csv, line {line}, column {column}" in msg
-    assert f'value "{value}"' in msg
+    assert f"value {json.dumps(value, ensure_ascii=False)}" in msg
     assert words in msg
     assert digest(stored) == before
     assert not list(stored.parent.glob("*.building-*"))

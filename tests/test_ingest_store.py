@@ -210,3 +210,21 @@ def test_stored_types_follow_the_schema_whatever_the_parquet_types(tmp_path, db)
         assert got == [(c.name, c.sql_type) for c in TABLES[name].columns]
     assert _read(db, "SELECT seats, arr FROM accounts ORDER BY 1") == [(1, 100.0), (2, 200.0), (3, 300.0)]
     assert _read(db, "SELECT user_id, quantity FROM usage_events ORDER BY 2") == [(None, 1.0), (None, 2.0)]
+
+
+def test_repeated_imports_do_not_grow_the_file(tmp_path, db):
+    d = tmp_path / "big"
+    write_csv(d / "accounts.csv", ACCOUNT_COLS, accounts_rows(50))
+    rows = [[f"A{1 + i % 50}", f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00", f"ev{i % 17}",
+             f"u{i % 301}", i % 7] for i in range(60_000)]
+    write_csv(d / "usage_events.csv", EVENT_COLS, rows)
+    import_dir(d, db)
+    first = db.stat().st_size
+    sizes = []
+    for _ in range(5):
+        import_dir(d, db)
+        sizes.append(db.stat().st_size)
+    # DuckDB keeps some free blocks, but replaced tables are dropped before staging, so the
+    # file settles instead of holding two copies of the data (it used to double every other run).
+    assert max(sizes) <= first * 1.5
+    assert sizes[-1] == sizes[-2]
