@@ -133,11 +133,13 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
         con.execute("CHECKPOINT")
         problems: list[Problem] = []
         total = 0
-        n = len(result.tables)
+        # Reading takes 0..0.8 of the bar, each file a share by its size.
+        sizes = [max(files[t].stat().st_size, 1) for t in result.tables]
+        edges = [0.8 * sum(sizes[:i]) / sum(sizes) for i in range(len(sizes) + 1)]
         for i, name in enumerate(result.tables):
-            say(f"reading {files[name].name}", i / n * 0.8)
+            say(f"reading {files[name].name}", edges[i])
             probs, count = _stage(con, TABLES[name], files[name], result.warnings, watch=say,
-                                  span=(i / n * 0.8, (i + 1) / n * 0.8))
+                                  span=(edges[i], edges[i + 1]))
             problems += probs
             total += count
             if total and not skip_bad_rows:
@@ -376,6 +378,9 @@ def _record_run(con, folder: Path, result: ImportResult, mark_demo: bool) -> Non
 
 def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, report: Callable[[float], None]) -> None:
     """Run one long statement, reporting DuckDB's own progress about every half second."""
+    # DuckDB tracks a statement's progress only while its progress bar is on; keep it from
+    # printing its own bar, ours is the one on the terminal.
+    con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
     done = threading.Event()
 
     def poll() -> None:
@@ -386,6 +391,7 @@ def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, report: Callable[[flo
                 return
             if pct is not None and pct >= 0:
                 report(min(pct, 100.0) / 100)
+            # -1 means "not known yet" (the statement is still binding): keep polling
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()

@@ -228,3 +228,11 @@ def test_repeated_imports_do_not_grow_the_file(tmp_path, db):
     # file settles instead of holding two copies of the data (it used to double every other run).
     assert max(sizes) <= first * 1.5
     assert sizes[-1] == sizes[-2]
+
+
+def test_progress_is_reported_in_order_to_the_end(good_dir, db):
+    seen: list[tuple[str, float]] = []
+    import_dir(good_dir, db, progress=lambda what, frac: seen.append((what, frac)))
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"reading accounts.csv", "reading usage_events.csv", "done"} <= {w for w, _ in seen}
