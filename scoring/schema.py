@@ -264,6 +264,8 @@ DERIVED_DDL: dict[str, str] = {
             health_score DOUBLE,
             band VARCHAR,
             data_confidence DOUBLE,
+            arr DOUBLE,                -- ARR on that date
+            expansion_ready BOOLEAN,
             created_at TIMESTAMP
         )""",
 }

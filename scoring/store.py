@@ -90,6 +90,15 @@ class DataStore:
         cur.execute("USE data")  # a cursor starts in the in-memory catalog
         return cur
 
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on this version for code that runs several statements (the scoring core)."""
+        cur = self._cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
     def df(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         """Run one query on its own cursor and return the whole result as a DataFrame."""
         cur = self._cursor()
