@@ -35,10 +35,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import demo_records as rec
+from . import paths
 from .demo_usage import UNCLASSIFIED, event_types_table, usage_table
 from .demo_world import DATA_END, HIDDEN_WEIGHTS, simulate
 from .ingest import Progress, import_dir
+from .profiles import ensure_demo_profile
 from .schema import TABLES
+from .state import StateStore
 
 CHUNK = 2_000  # accounts per simulation chunk: part of what a seed means, so keep it fixed
 GENERATION_SHARE = 0.6  # of the progress bar; the import takes the rest
@@ -46,7 +49,8 @@ INPUTS_DIR, TRUTH_DIR = "demo_inputs", "demo_truth"
 TRUTH_FILE = "hidden_health.parquet"
 
 
-def build_demo(db: Path, *, accounts: int = 2000, seed: int = 7, progress: Progress | None = None) -> dict:
+def build_demo(db: Path, *, accounts: int = 2000, seed: int = 7, progress: Progress | None = None,
+               state: Path | None = None) -> dict:
     """Write the demo's import files and hidden truth beside ``db``, then import them into ``db``.
 
     Returns ``{"accounts", "usage_rows", "seconds", "inputs"}``. Replaces any store at ``db``.
@@ -65,7 +69,11 @@ def build_demo(db: Path, *, accounts: int = 2000, seed: int = 7, progress: Progr
 
     usage_rows = _generate(inputs, truth, accounts=accounts, seed=seed,
                            say=lambda what, f: say(what, f * GENERATION_SHARE))
-    import_dir(inputs, db, mark_demo=True, fresh=True,
+    # The demo's published profile is the classic example (unless people chose another), set
+    # before the import so the history it backfills is scored with it.
+    state_file = Path(state) if state else paths.state_path(db)
+    ensure_demo_profile(StateStore(state_file))
+    import_dir(inputs, db, mark_demo=True, fresh=True, state=state_file,
                progress=lambda what, f: say(what, GENERATION_SHARE + f * (1 - GENERATION_SHARE)))
     return {"accounts": accounts, "usage_rows": usage_rows,
             "seconds": time.perf_counter() - started, "inputs": inputs}

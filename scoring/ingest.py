@@ -75,6 +75,7 @@ class ImportResult:
     rejects_file: Path | None = None
     vanished_accounts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    history_dates: int = 0  # weekly snapshots backfilled
 
 
 class ImportFailed(DataError):
@@ -109,9 +110,16 @@ def find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
 
 def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = False,
                progress: Progress | None = None, mark_demo: bool = False,
-               fresh: bool = False) -> ImportResult:
-    """Import every contract file in ``folder`` into the data file ``db``, all or nothing."""
+               fresh: bool = False, state: str | Path | None = None,
+               history: bool = True) -> ImportResult:
+    """Import every contract file in ``folder`` into the data file ``db``, all or nothing.
+
+    With ``history`` (the default), weekly score snapshots are backfilled over the data's span
+    with the profile in use (read from the state store ``state``, default beside ``db``), in
+    the same new file, so the data and its history are swapped in together.
+    """
     folder, db = Path(folder), Path(db)
+    state_file = Path(state) if state else paths.state_path(db)
     files, warnings = find_files(folder)
     say = progress or (lambda what, frac: None)
     result = ImportResult(tables=[t for t in IMPORT_ORDER if t in files], rows_loaded={},
@@ -166,6 +174,12 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
             result.rows_loaded[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
             if j == 0:
                 crash.point("mid_load")
+        if history:
+            from .history import backfill
+            from .state import StateStore
+
+            result.history_dates = backfill(
+                con, StateStore(state_file), progress=lambda what, f: say(what, 0.92 + 0.07 * f))
         _record_run(con, folder, result, mark_demo)
 
     say("copying the current data", 0.0)

@@ -37,7 +37,7 @@ def write_table(frame: "pd.DataFrame", out: Path) -> None:
             for col in safe.columns:
                 if safe[col].dtype == object or str(safe[col].dtype).startswith("str"):
                     safe[col] = safe[col].map(safe_cell)
-            safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+            safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n", float_format="%.12g")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -30,15 +30,12 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from . import crash
+from .errors import DataError
 from .schema import DERIVED_DDL, TABLES
 from .scope import Scope
 
 if TYPE_CHECKING:  # pandas costs 0.7 s to import; commands that never need it skip it
     import pandas as pd
-
-
-class DataError(Exception):
-    """Invalid input or data: the command line prints it as one line and exits with status 1."""
 
 
 # ---------------------------------------------------------------- reading

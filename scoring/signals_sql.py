@@ -1,0 +1,280 @@
+"""The one DuckDB query behind ``signals.compute_inputs``: how it is built, and why it is shaped so.
+
+Signal aggregation is the product's heaviest query (the goal: 1M accounts from 100M events in
+under 20 s), so it makes one pass over the events of the scanned windows, never a query per
+signal or per account. Measured here, its cost is hash aggregation with millions of groups, and
+it grows with the number of groups far more than with the number of columns; so the query has as
+few high-cardinality groupings as the formulas allow (three), and everything else is reduced per
+account with bit masks (days in a window and features are small, known domains). The stages:
+
+1. ``acc``: the accounts in scope that are active on T, with the MRR in force on T.
+2. ``types``: the event-type catalogue (bound lists, unnested), with one boolean per distinct
+   signal filter and a feature number, evaluated once per event type instead of once per event.
+3. ``ev``: events with ``occurred_at`` in [T - n x window, T), joined to ``types``.
+4. ``l1`` (grouping 1): one row per account, user and day, the grain of the passive cap: per
+   signal the value-action part and the passive part of its count or sum, "selected event" flags,
+   and feature bit masks.
+5. ``l1c``: the passive parts scaled by ``min(1, cap / passive total of that user and day)``, and
+   the day's window ``w`` (0 current, 1 previous, 2 the one before).
+6. ``aw``: per account and window, sums, and bit masks of active days (bit = the day's offset
+   in its window) and of features used; ``a_w`` pivots it to one row per account. ``by_day``
+   (grouping 2, current window only) gives the busiest day; ``by_user`` (grouping 3) the distinct
+   users per window (bit per window) and the busiest user.
+7. Small aggregates of the health tables (NPS, tickets, invoices, MRR 90 days ago), and the first
+   event ever only for accounts without ``contract_start``.
+8. The final ``SELECT`` joins everything to ``acc`` and applies per-seat / per-active-user divisors
+   and trends with ``NULLIF`` on every divisor, so a zero gives NULL (NaN), never an error.
+
+Every value is a bound, numbered parameter (``$1``, ``$2``, ...). Identifiers are written here
+or are signal names, which ``signals.check_profile`` has matched against ``[a-z][a-z0-9_]*``;
+they are quoted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .profile import Profile, SignalDef
+from .scope import Scope
+from .signals_health import health_sql
+
+BURST_MIN_USAGE = 20.0  # usage below this is too little to call a burst
+BURST_SHARE = 0.8  # one user or one day making more than this share of usage is a burst
+WORD = 64  # bits per mask word (UBIGINT): days of a window and features are numbered in words
+
+Catalogue = Sequence[tuple[str, str, bool]]  # (event_type, feature, value_action), every type once
+
+
+class Params:
+    """Numbered bound parameters collected while the SQL is written."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def __call__(self, value: object) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+    def adopt(self, sql: str, params: Sequence[object]) -> str:
+        """Renumber a fragment written with ``?`` placeholders (``Scope.account_filter``).
+
+        The fragment is SQL written by code, with no string literals, so each ``?`` is a placeholder.
+        """
+        parts = sql.split("?")
+        if len(parts) != len(params) + 1:
+            raise ValueError(f"fragment {sql!r} has {len(parts) - 1} placeholders for {len(params)} values")
+        return parts[0] + "".join(self(v) + part for v, part in zip(params, parts[1:]))
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """Which events a signal selects: listed event types or features (empty: all), value actions only."""
+
+    event_types: tuple[str, ...]
+    features: tuple[str, ...]
+    value_only: bool
+
+    @classmethod
+    def of(cls, s: SignalDef) -> "_Filter":
+        return cls(tuple(sorted(set(s.event_types))), tuple(sorted(set(s.features))), s.value_only)
+
+    def selects(self, et: str, feature: str, va: bool) -> bool:
+        listed = not (self.event_types or self.features) or et in self.event_types or feature in self.features
+        return listed and (va or not self.value_only)
+
+
+def windows_needed(profile: Profile) -> int:
+    """Windows scanned: current and previous, and the one before for trend signals' ``__prev``."""
+    return 3 if any(s.trend for s in profile.signals) else 2
+
+
+def _cols(items: Sequence[str]) -> str:
+    return "".join(", " + c for c in items)
+
+
+def _words(n: int) -> range:
+    return range(max(1, -(-n // WORD)))
+
+
+def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: Catalogue,
+                 tables: set[str]) -> tuple[str, list[object]]:
+    """The SQL of the inputs frame and its bound values.
+
+    ``catalogue`` must list every event type of the scanned events (``signals`` completes it);
+    ``tables`` holds the tables present in the current catalog.
+    """
+    p = Params()
+    W, K, signals = profile.window_days, windows_needed(profile), profile.signals
+    T_day, T = p(as_of), p(dt.datetime.combine(as_of, dt.time()))
+    starts = [p(as_of - dt.timedelta(days=W * (k + 1))) for k in range(K - 1)]  # windows 0 .. K-2
+    scan_start = p(dt.datetime.combine(as_of - dt.timedelta(days=W * K), dt.time()))
+    cap = p(float(profile.passive_daily_cap))
+
+    # -- each distinct filter as one boolean per event type, computed here ----------------------
+    filters = list(dict.fromkeys(_Filter.of(s) for s in signals))
+    feature_no = {feat: i for i, feat in enumerate(sorted({feat for _, feat, _ in catalogue}))}
+    type_cols = [f"unnest({p([c[0] for c in catalogue])}::VARCHAR[]) AS event_type",
+                 f"unnest({p([bool(c[2]) for c in catalogue])}::BOOLEAN[]) AS value_action",
+                 f"unnest({p([feature_no[c[1]] for c in catalogue])}::INTEGER[]) AS fno"]
+    type_cols += [f"unnest({p([f.selects(*c) for c in catalogue])}::BOOLEAN[]) AS m{i}"
+                  for i, f in enumerate(filters)]
+
+    def cond(f: _Filter) -> str:
+        return f"m{filters.index(f)}"
+
+    # -- partial aggregates at the cap's grain, then capped values ------------------------------
+    l1_aggs: dict[str, str] = {}  # aggregate SQL -> alias: identical partials computed once
+
+    def agg(sql: str) -> str:
+        return l1_aggs.setdefault(sql, f"p{len(l1_aggs)}")
+
+    def factor(kind: str) -> str:
+        """What a passive part is multiplied by: min(1, cap / the user-day's passive total)."""
+        total = agg("count(*) FILTER (WHERE NOT va)" if kind == "count" else "sum(quantity) FILTER (WHERE NOT va)")
+        return f"CASE WHEN {total} > {cap} THEN {cap} / {total} ELSE 1.0 END"
+
+    def any_value(f: _Filter) -> bool:
+        return any(va and f.selects(et, feat, va) for et, feat, va in catalogue)
+
+    def any_passive(f: _Filter) -> bool:
+        return any(not va and f.selects(et, feat, va) for et, feat, va in catalogue)
+
+    qv, qp = agg("sum(quantity) FILTER (WHERE va)"), agg("sum(quantity) FILTER (WHERE NOT va)")
+    col: dict[tuple[str, _Filter], str] = {}  # (kind, filter) -> its column in l1c
+    l1c_cols: list[str] = []
+    for s in signals:
+        f = _Filter.of(s)
+        if (s.kind, f) in col:
+            continue
+        x = col[(s.kind, f)] = f"x{len(col)}"
+        if s.kind in ("count", "sum"):
+            measure = "count(*)" if s.kind == "count" else "sum(quantity)"
+            terms = ([f"coalesce({agg(f'{measure} FILTER (WHERE va AND {cond(f)})')}, 0)"] if any_value(f) else []) + (
+                [f"coalesce({agg(f'{measure} FILTER (WHERE NOT va AND {cond(f)})')}, 0) * ({factor(s.kind)})"]
+                if any_passive(f) else [])
+            l1c_cols.append(f"({' + '.join(terms) or '0'})::DOUBLE AS {x}")
+        elif s.kind == "distinct_features":
+            l1c_cols += [f"{agg(f'bit_or(CASE WHEN {cond(f)} AND fword = {j} THEN fbit ELSE 0 END)')} AS {x}_w{j}"
+                         for j in _words(len(feature_no))]
+        else:  # distinct_users, active_days: any selected event by that user that day
+            l1c_cols.append(f"coalesce({agg(f'bool_or({cond(f)})')}, FALSE) AS {x}")
+    sums = [x for (kind, _), x in col.items() if kind in ("count", "sum")]
+    day_flags = ["TRUE"] + [x for (kind, _), x in col.items() if kind == "active_days"]  # TRUE: active_days
+    user_flags = [x for (kind, _), x in col.items() if kind == "distinct_users"]
+    feats = [f"{x}_w{j}" for (kind, _), x in col.items() if kind == "distinct_features" for j in _words(len(feature_no))]
+
+    # -- per account and window: sums and bit masks --------------------------------------------
+    day_words = _words(W)
+    aw_cols = ([f"sum({c}) AS {c}" for c in ["usage", "vusage", "pusage"] + sums]
+               + [f"bit_or(CASE WHEN {g} AND dword = {j} THEN dbit ELSE 0 END) AS d{i}_w{j}"
+                  for i, g in enumerate(day_flags) for j in day_words]
+               + [f"bit_or({c}) AS {c}" for c in feats])
+    pivot = ([f"sum({c}) FILTER (WHERE w = {k}) AS {c}_{k}" for c in ("usage", "vusage", "pusage") for k in (0, 1)]
+             + [f"sum({x}) FILTER (WHERE w = {k}) AS {x}_{k}" for x in sums for k in range(K)]
+             + [f"sum({' + '.join(f'bit_count(d{i}_w{j})' for j in day_words)}) FILTER (WHERE w = {k}) AS d{i}_{k}"
+                for i in range(len(day_flags)) for k in range(K)]
+             + [f"sum({' + '.join(f'bit_count({x}_w{j})' for j in _words(len(feature_no)))}) FILTER (WHERE w = {k}) AS {x}_{k}"
+                for (kind, _), x in col.items() if kind == "distinct_features" for k in range(K)])
+
+    where_scope = p.adopt(*scope.account_filter("a.account_id"))
+    if "mrr_history" in tables:
+        mrr_join = ("LEFT JOIN (SELECT account_id, arg_max(mrr, effective_date) AS mrr FROM mrr_history "
+                    f"WHERE effective_date <= {T_day} GROUP BY account_id) m ON m.account_id = a.account_id")
+        active, mrr_now = "m.mrr > 0", "m.mrr"
+    else:
+        mrr_join, active, mrr_now = "", f"(a.contract_start IS NULL OR a.contract_start <= {T_day})", "NULL"
+    scoped = "AND e.account_id IN (SELECT account_id FROM acc)" if scope.owners is not None else ""
+    feature_bits = f", t.fno // {WORD} AS fword, 1::UBIGINT << (t.fno % {WORD})::UTINYINT AS fbit"
+    window_of = "CASE " + " ".join(f"WHEN day >= {s} THEN {k}" for k, s in enumerate(starts)) + f" ELSE {K - 1} END"
+    ctes = [
+        f"""acc AS (
+  SELECT a.account_id, a.name, a.segment, a.plan, a.region, a.csm_owner, a.crm_id, a.arr, a.seats,
+         a.contract_start, {mrr_now}::DOUBLE AS mrr_now
+  FROM accounts a {mrr_join}
+  WHERE {where_scope} AND {active})""",
+        f"""types AS (SELECT {', '.join(type_cols)})""",
+        f"""ev AS (
+  SELECT e.account_id, NULLIF(e.user_id, '') AS user_id, e.occurred_at::DATE AS day,
+         coalesce(e.quantity, 1.0) AS quantity, coalesce(t.value_action, FALSE) AS va
+         {feature_bits if feats else ''}
+         {_cols([f'coalesce(t.m{i}, FALSE) AS m{i}' for i in range(len(filters))])}
+  FROM usage_events e LEFT JOIN types t ON t.event_type = e.event_type
+  WHERE e.occurred_at >= {scan_start} AND e.occurred_at < {T} {scoped})""",
+        f"""l1 AS (
+  SELECT account_id, user_id, day{_cols([f'{sql} AS {a}' for sql, a in l1_aggs.items()])}
+  FROM ev GROUP BY account_id, user_id, day)""",
+        f"""l1c AS MATERIALIZED (
+  SELECT account_id, user_id, day, w, vusage + pusage AS usage, vusage, pusage{_cols(l1c_cols)}
+  FROM (SELECT *, {window_of} AS w, coalesce({qv}, 0) AS vusage,
+               coalesce({qp}, 0) * ({factor('sum')}) AS pusage FROM l1))""",
+        f"""aw AS (
+  SELECT account_id, w{_cols(aw_cols)}
+  FROM (SELECT *, ({T_day} - day - 1 - w * {W}) // {WORD} AS dword,
+               1::UBIGINT << (({T_day} - day - 1 - w * {W}) % {WORD})::UTINYINT AS dbit FROM l1c)
+  GROUP BY account_id, w)""",
+        f"""a_w AS (SELECT account_id{_cols(pivot)} FROM aw GROUP BY account_id)""",
+        """by_day AS (
+  SELECT account_id, max(usage) AS max_day
+  FROM (SELECT account_id, day, sum(usage) AS usage FROM l1c WHERE w = 0 GROUP BY account_id, day)
+  GROUP BY account_id)""",
+        f"""by_user AS (
+  SELECT account_id, user_id, sum(CASE WHEN w = 0 THEN usage ELSE 0 END) AS usage_0
+         {_cols([f'bit_or(CASE WHEN {g} THEN 1::UTINYINT << w::UTINYINT ELSE 0 END) AS {n}'
+                 for g, n in [('TRUE', 'au')] + [(x, x) for x in user_flags]])}
+  FROM l1c WHERE user_id IS NOT NULL GROUP BY account_id, user_id)""",
+        f"""a_user AS (
+  SELECT account_id, max(usage_0) AS max_user_usage
+         {_cols([f'count_if(({c} & {1 << k}) <> 0) AS {c}_{k}' for c in ['au'] + user_flags for k in range(K)])}
+  FROM by_user GROUP BY account_id)""",
+        f"""first_ev AS (
+  SELECT account_id, min(occurred_at)::DATE AS first_day FROM usage_events
+  WHERE occurred_at < {T} AND account_id IN (SELECT account_id FROM accounts WHERE contract_start IS NULL)
+  GROUP BY account_id)""",
+    ]
+    joins = ["LEFT JOIN a_w d ON d.account_id = a.account_id", "LEFT JOIN by_day bd ON bd.account_id = a.account_id",
+             "LEFT JOIN a_user u ON u.account_id = a.account_id", "LEFT JOIN first_ev fe ON fe.account_id = a.account_id"]
+    health_ctes, health_joins, health_cols = health_sql(p, as_of=as_of, T_day=T_day, T=T, tables=tables)
+
+    # -- the frame ------------------------------------------------------------------------------
+    known = "(d.account_id IS NULL OR u.account_id IS NOT NULL)"  # users known: see signals.py
+    usage = "coalesce(d.usage_0, 0)"
+
+    def users(k: int) -> str:
+        return f"CASE WHEN {known} THEN coalesce(u.au_{k}, 0) END"
+
+    def value(s: SignalDef, k: int) -> str:
+        """The signal's value in window k: its aggregate, divided per seat or active user."""
+        x = col[(s.kind, _Filter.of(s))]
+        if s.kind == "distinct_users":
+            base = f"CASE WHEN {known} THEN coalesce(u.{x}_{k}, 0) END"
+        elif s.kind == "active_days":
+            base = f"coalesce(d.d{day_flags.index(x)}_{k}, 0)"
+        else:
+            base = f"coalesce(d.{x}_{k}, 0)"
+        divisor = {None: "", "seat": " / NULLIF(a.seats, 0)", "active_user": f" / NULLIF({users(k)}, 0)"}[s.per]
+        return f"({base})::DOUBLE{divisor}"
+
+    def signal(s: SignalDef, k: int) -> str:
+        if not s.trend:
+            return value(s, k)
+        return f"({value(s, k)} - {value(s, k + 1)}) / NULLIF({value(s, k + 1)}, 0)"
+
+    bus = f"CASE WHEN {usage} > 0 AND {known} THEN coalesce(u.max_user_usage, 0) / {usage} END"
+    bds = f"CASE WHEN {usage} > 0 THEN bd.max_day / {usage} END"
+    share = p(BURST_SHARE)
+    select = [
+        "a.account_id", "a.name", "a.segment", "a.plan", "a.region", "a.csm_owner", "a.crm_id",
+        f"{'12 * a.mrr_now' if 'mrr_history' in tables else 'a.arr'}::DOUBLE AS arr", "a.seats::DOUBLE AS seats",
+        f"date_diff('day', coalesce(a.contract_start, fe.first_day), {T_day})::DOUBLE AS age_days",
+        f"({users(0)})::DOUBLE AS active_users", "coalesce(d.d0_0, 0)::DOUBLE AS active_days",
+        f"{usage}::DOUBLE AS usage", "coalesce(d.usage_1, 0)::DOUBLE AS usage_prev",
+        "coalesce(d.vusage_0, 0)::DOUBLE AS value_usage", "coalesce(d.pusage_0, 0)::DOUBLE AS passive_usage",
+        f"({bus})::DOUBLE AS burst_user_share", f"({bds})::DOUBLE AS burst_day_share",
+        f"coalesce({usage} >= {p(BURST_MIN_USAGE)} AND (({bus}) > {share} OR ({bds}) > {share}), FALSE) AS burst",
+    ]
+    for s in signals:
+        select += [f'{signal(s, 0)} AS "{s.name}"', f'{signal(s, 1)} AS "{s.name}__prev"']
+    sql = ("WITH " + ",\n".join(ctes + health_ctes) + "\nSELECT " + ",\n       ".join(select + health_cols)
+           + "\nFROM acc a\n" + "\n".join(joins + health_joins) + "\nORDER BY a.account_id")
+    return sql, p.values
