@@ -96,6 +96,18 @@ def texts(elements) -> list[str]:
 # ---------------------------------------------------------------- pages
 
 
+def test_banner_names_the_published_profile(seeded):
+    from scoring.profile import demo_profile
+    from scoring.profiles import publish, save
+
+    state = StateStore(os.environ["CS_STATE"])
+    save(state, demo_profile(), author="ops", note="n")
+    save(state, demo_profile(), author="ops", note="second")
+    publish(state, "classic", 1, author="ops")
+    banner = " ".join(texts(run_app().caption))
+    assert "classic version 1 \\(published\\)" in banner or "classic version 1 (published)" in banner
+
+
 def test_home_shows_frame_and_overview(seeded):
     at = run_app()
     banner = " ".join(texts(at.caption))

@@ -69,7 +69,20 @@ def viewer_scope() -> Scope:
     return Scope.everyone()
 
 
-def frame(title: str, *, profile: str = DEFAULT_PROFILE) -> Page:
+def profile_in_use(state: StateStore) -> str:
+    """The banner's words for the profile scores use: the published one, else the default."""
+    from scoring.profiles import published
+
+    try:
+        profile = published(state)
+    except Exception as exc:  # shown in the banner, not hidden: the state store is unreadable
+        return f"unknown (state store: {exc})"
+    if profile is None:
+        return DEFAULT_PROFILE
+    return f"{profile.name} version {profile.version} (published)"
+
+
+def frame(title: str, *, profile: str | None = None) -> Page:
     """Set up the page, draw the menu, the title and the banner, and return this rerun's data."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", layout="wide")
     _menu()
@@ -77,7 +90,7 @@ def frame(title: str, *, profile: str = DEFAULT_PROFILE) -> Page:
     ds = open_store()
     scope = viewer_scope()
     page = Page(ds, scope, _query(ds, scope, dataview.data_facts))
-    _banner(page, profile=profile)
+    _banner(page, profile=profile or profile_in_use(page.state))
     return page
 
 
