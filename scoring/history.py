@@ -70,8 +70,8 @@ def _store(con: "duckdb.DuckDBPyConnection", frame: "pd.DataFrame", profile: Pro
     rows["created_at"] = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     con.register("_snapshot_rows", rows)
     try:
-        cols = ", ".join(rows.columns)
-        con.execute(f"INSERT INTO score_snapshots ({cols}) SELECT {cols} FROM _snapshot_rows")
+        cols = ", ".join(rows.columns)  # fixed names: as_of, profile, ... SNAPSHOT_COLUMNS
+        con.execute("INSERT INTO score_snapshots (" + cols + ") SELECT " + cols + " FROM _snapshot_rows")
     finally:
         con.unregister("_snapshot_rows")
     return len(rows)

@@ -16,7 +16,6 @@ first table has been replaced in the copy).
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import threading
@@ -27,8 +26,8 @@ from pathlib import Path
 import duckdb
 
 from . import crash, paths
-from .parsing import (STAGE_COLUMNS, csv_lines, expected_text, line_of_byte, raw_json,
-                      read_csv_header, stage_sql)
+from .parsing import STAGE_COLUMNS, expected_text, line_of_byte, raw_json, read_csv_header, stage_sql
+from .problems import ImportFailed, Problem, locate, write_rejects
 from .schema import IMPORT_ORDER, TABLES, Table
 from .store import DataError, rebuild
 
@@ -38,33 +37,6 @@ Progress = Callable[[str, float], None]  # (what is happening, fraction of the w
 _CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "strict_mode = true, store_rejects = true, rejects_table = 'reject_errors', "
                 "rejects_scan = 'reject_scans'")
-
-
-@dataclass
-class Problem:
-    """One broken rule, located: file, line (CSV) or row (Parquet), column, value, expectation."""
-
-    file: str
-    line: int | None
-    column: str | None
-    value: str | None
-    expected: str
-    table: str = ""
-    raw: str | None = None  # the row as written (JSON), for the rejects file
-    where_word: str = "line"
-    first: int | None = None  # for a duplicate key: where the key was first seen
-
-    @property
-    def expectation(self) -> str:
-        if self.first is None:
-            return self.expected
-        return f"{self.expected} (first seen at {self.where_word} {self.first})"
-
-    def message(self) -> str:
-        where = f"{self.file}, {self.where_word} {self.line}" if self.line else self.file
-        col = f", column {self.column}" if self.column else ""
-        val = "" if self.value is None else f": value {json.dumps(self.value, ensure_ascii=False)}"
-        return f"{where}{col}{val} — expected {self.expectation}"
 
 
 @dataclass
@@ -78,13 +50,11 @@ class ImportResult:
     history_dates: int = 0  # weekly snapshots backfilled
 
 
-class ImportFailed(DataError):
-    """The import broke a rule; nothing was changed. ``problems`` lists what was found."""
-
-    def __init__(self, problems: list[Problem], total: int) -> None:
-        self.problems, self.total = problems, total
-        more = f" (and {total - 1} more problem{'s' if total > 2 else ''})" if total > 1 else ""
-        super().__init__(problems[0].message() + more)
+def _table(name: str) -> str:
+    """A quoted table identifier, only from the allow-list: contract tables and their stages."""
+    if name.removeprefix("_stage_") not in TABLES:
+        raise ValueError(f"not a table of the import contract: {name!r}")
+    return f'"{name}"'
 
 
 def find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
@@ -137,7 +107,7 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
         if "accounts" in files and "accounts" in existing:
             con.execute("CREATE TEMP TABLE _old_accounts AS SELECT account_id FROM accounts")
         for name in result.tables:
-            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            con.execute("DROP TABLE IF EXISTS " + _table(name))
         con.execute("CHECKPOINT")
         problems: list[Problem] = []
         total = 0
@@ -159,7 +129,13 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
         if total and not skip_bad_rows:
             raise ImportFailed(problems, total)
         if skip_bad_rows:
-            result.rows_skipped = _skip(con, files, problems, db, result)
+            out = paths.rejects_path(db)
+            result.rows_skipped = write_rejects(con, files, problems, out)
+            result.rejects_file = out
+            if result.rows_skipped:
+                n = result.rows_skipped
+                result.warnings.append(f"{n} bad row{'s' if n != 1 else ''} skipped; "
+                                       f"written with reasons to {out}")
         say("replacing tables", 0.9)
         if "accounts" in files and "accounts" in existing:
             result.vanished_accounts = [r[0] for r in con.execute(
@@ -169,9 +145,9 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
             # The staging table becomes the table: dropping its bookkeeping columns and renaming
             # it touches metadata only, where copying 10M rows would double the import's time.
             for col in STAGE_COLUMNS:
-                con.execute(f'ALTER TABLE "_stage_{name}" DROP COLUMN {col}')
-            con.execute(f'ALTER TABLE "_stage_{name}" RENAME TO "{name}"')
-            result.rows_loaded[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                con.execute("ALTER TABLE " + _table("_stage_" + name) + " DROP COLUMN " + col)
+            con.execute("ALTER TABLE " + _table("_stage_" + name) + " RENAME TO " + _table(name))
+            result.rows_loaded[name] = con.execute("SELECT count(*) FROM " + _table(name)).fetchone()[0]
             if j == 0:
                 crash.point("mid_load")
         if history:
@@ -283,22 +259,8 @@ def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Pro
             con.execute(f'UPDATE "{stage}" SET _err_col = ?, _err_val = CAST("{keys[0]}" AS VARCHAR), '
                         f'_err_why = ?, _raw = {raw_json(table)} '
                         f'WHERE rowid IN (SELECT r FROM ({dup_sql}))', [keys[0], f"each {keyname} once"])
-    _locate(probs, path, where)
+    locate(probs, path, where)
     return probs, n
-
-
-def _locate(probs: list[Problem], path: Path, where: str) -> None:
-    """Turn staging row indexes into CSV line numbers (or 1-based Parquet rows), in place."""
-    if where == "row":
-        for p in probs:
-            p.line = (p.line or 0) + 1
-            p.first = None if p.first is None else p.first + 1
-        return
-    lines = csv_lines(path, {p.line for p in probs if p.line is not None}
-                      | {p.first for p in probs if p.first is not None})
-    for p in probs:
-        p.line = lines.get(p.line, (p.line or 0) + 2)
-        p.first = None if p.first is None else lines.get(p.first, p.first + 2)
 
 
 def _check_references(con, files: dict[str, Path], new_accounts: bool) -> tuple[list[Problem], int]:
@@ -325,48 +287,12 @@ def _check_references(con, files: dict[str, Path], new_accounts: bool) -> tuple[
         probs = [Problem(files[name].name, int(r), "account_id", v,
                          "an account_id present in accounts", table=name, where_word=where)
                  for r, v in rows]
-        _locate(probs, files[name], where)
+        locate(probs, files[name], where)
         problems += probs
         con.execute(f"UPDATE \"{stage}\" SET _err_col = 'account_id', _err_val = account_id, "
                     f"_err_why = 'an account_id present in accounts', _raw = {raw_json(TABLES[name])} "
                     f"WHERE {cond}")
     return problems, total
-
-
-def _skip(con, files: dict[str, Path], listed: list[Problem], db: Path, result: ImportResult) -> int:
-    """Write every rejected row with its reason beside the data file; drop them from staging."""
-    out = paths.rejects_path(db)
-    skipped = 0
-    with open(out, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["file", "where", "column", "value", "expected", "row"])
-        for p in listed:  # structural CSV errors never reached staging: only listed ones are known
-            if p.column is None:
-                w.writerow([p.file, f"{p.where_word} {p.line}", "", "", p.expectation, p.raw or ""])
-                skipped += 1
-        for name in IMPORT_ORDER:
-            if name not in files:
-                continue
-            stage = f"_stage_{name}"
-            table = TABLES[name]
-            where = "line" if files[name].suffix == ".csv" else "row"
-            cur = con.cursor()
-            cur.execute(f'SELECT rowid, _err_col, _err_val, _err_why, _raw FROM "{stage}" '
-                        "WHERE _err_col IS NOT NULL ORDER BY rowid")
-            batch = cur.fetchall()
-            cur.close()
-            probs = [Problem(files[name].name, int(r), c, v, why or expected_text(table, c),
-                             table=name, raw=raw, where_word=where) for r, c, v, why, raw in batch]
-            _locate(probs, files[name], where)
-            for p in probs:
-                w.writerow([p.file, f"{where} {p.line}", p.column, p.value, p.expectation, p.raw or ""])
-            skipped += len(probs)
-            con.execute(f'DELETE FROM "{stage}" WHERE _err_col IS NOT NULL')
-    result.rejects_file = out
-    if skipped:
-        result.warnings.append(f"{skipped} bad row{'s' if skipped != 1 else ''} skipped; "
-                               f"written with reasons to {out}")
-    return skipped
 
 
 def _record_run(con, folder: Path, result: ImportResult, mark_demo: bool) -> None:
