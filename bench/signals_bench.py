@@ -202,8 +202,8 @@ def child(db: Path, *, profile_name: str, as_of: dt.date, repeat: int, reference
         profile = bench_profile(profile_name, cat)
         runs = []
         for _ in range(repeat):
-            frame, wall, cpu = timed(lambda: signals.compute_inputs_ds(ds, profile, as_of=as_of, scope=Scope.everyone(),
-                                                                       catalogue=cat))
+            frame, wall, cpu = timed(lambda: signals.compute_inputs_ds(
+                ds, profile, as_of=as_of, scope=Scope.everyone(), catalogue=cat))
             runs.append((wall, cpu))
         days = profile.window_days * signals.windows_needed(profile)
         start = dt.datetime.combine(as_of - dt.timedelta(days=days), dt.time())
@@ -228,7 +228,8 @@ def child(db: Path, *, profile_name: str, as_of: dt.date, repeat: int, reference
 def measure(db: Path, args: argparse.Namespace) -> tuple[dict, float]:
     """The child's figures and its own peak RSS in MB."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(db), "--profile", args.profile,
-           "--as-of", args.as_of.isoformat(), "--repeat", str(args.repeat)] + (["--no-reference"] if args.no_reference else [])
+           "--as-of", args.as_of.isoformat(), "--repeat", str(args.repeat)]
+    cmd += ["--no-reference"] if args.no_reference else []
     env = {k: v for k, v in os.environ.items() if k not in ("CS_DB", "CS_STATE", "CS_CRASH_AT")}
     with tempfile.TemporaryFile("w+") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
@@ -259,7 +260,8 @@ def report(f: dict, *, accounts: int, peak_mb: float, as_of: dt.date, load: floa
         f"catalogue {f['catalogue_seconds']:.2f} s (not included); child peak RSS {peak_mb:,.0f} MB",
         "",
         f"{'what':<44}{'seconds':>9}{'cpu-s':>8}{'events/s':>14}{'vs it':>8}",
-        f"{'compute_inputs (the inputs frame)':<44}{f['seconds']:>9.2f}{f['cpu_seconds']:>8.2f}{rate:>14,.0f}{'1.00x':>8}",
+        f"{'compute_inputs (the inputs frame)':<44}{f['seconds']:>9.2f}{f['cpu_seconds']:>8.2f}{rate:>14,.0f}"
+        f"{'1.00x':>8}",
     ]
     for key, label, n in (("ref_window", "reference: GROUP BY account_id, scanned", f["scanned_events"]),
                           ("ref_full", "reference: GROUP BY account_id, all events", f["events"])):
@@ -293,7 +295,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("classic", "default"), default="classic")
     p.add_argument("--repeat", type=int, default=1, metavar="K", help="runs; the median is reported")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="scratch folder (default bench/out)")
-    p.add_argument("--smoke", action="store_true", help=f"CI check: {SMOKE_EVENTS:,} events, {SMOKE_ACCOUNTS:,} accounts")
+    p.add_argument("--smoke", action="store_true",
+                   help=f"CI check: {SMOKE_EVENTS:,} events, {SMOKE_ACCOUNTS:,} accounts")
     p.add_argument("--no-reference", action="store_true", help="skip the plain GROUP BY references")
     p.add_argument("--clean", action="store_true", help="delete the generated inputs and store afterwards")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: measure this data file

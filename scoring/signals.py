@@ -41,6 +41,7 @@ Numeric columns are float64, flags bool, text str; rows are sorted by ``account_
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 
@@ -169,7 +170,8 @@ def _catalogue_rows(cat: pd.DataFrame) -> list[tuple[str, str, bool]]:
         raise SignalError(f"catalogue lists event type {dup!r} twice")
     out = []
     for et, feature, value_action in cat[["event_type", "feature", "value_action"]].itertuples(index=False):
-        feature = et if feature is None or (isinstance(feature, float) and feature != feature) or feature == "" else feature
+        if feature is None or feature == "" or (isinstance(feature, float) and math.isnan(feature)):
+            feature = et  # empty means the event type itself
         out.append((str(et), str(feature), bool(value_action)))
     return out
 

@@ -15,7 +15,8 @@ account with bit masks (days in a window and features are small, known domains).
    signal the value-action part and the passive part of its count or sum, "selected event" flags,
    and feature bit masks.
 5. ``l1c``: the passive parts scaled by ``min(1, cap / passive total of that user and day)``, and
-   the day's window ``w`` (0 current, 1 previous, 2 the one before).
+   the day's window ``w`` (0 current, 1 previous, 2 the one before); materialized, since the
+   three reductions below read it.
 6. ``aw``: per account and window, sums, and bit masks of active days (bit = the day's offset
    in its window) and of features used; ``a_w`` pivots it to one row per account. ``by_day``
    (grouping 2, current window only) gives the busiest day; ``by_user`` (grouping 3) the distinct
@@ -24,6 +25,10 @@ account with bit masks (days in a window and features are small, known domains).
    event ever only for accounts without ``contract_start``.
 8. The final ``SELECT`` joins everything to ``acc`` and applies per-seat / per-active-user divisors
    and trends with ``NULLIF`` on every divisor, so a zero gives NULL (NaN), never an error.
+
+Measured here and rejected: one ``GROUPING SETS`` pass over ``l1`` instead of the materialized
+``l1c`` (slower: every set carries every aggregate), integer account keys through a join (the
+join costs what it saves), hashed user ids (about 15% off one grouping, but no longer exact).
 
 Every value is a bound, numbered parameter (``$1``, ``$2``, ...). Identifiers are written here
 or are signal names, which ``signals.check_profile`` has matched against ``[a-z][a-z0-9_]*``;
@@ -162,7 +167,8 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
     sums = [x for (kind, _), x in col.items() if kind in ("count", "sum")]
     day_flags = ["TRUE"] + [x for (kind, _), x in col.items() if kind == "active_days"]  # TRUE: active_days
     user_flags = [x for (kind, _), x in col.items() if kind == "distinct_users"]
-    feats = [f"{x}_w{j}" for (kind, _), x in col.items() if kind == "distinct_features" for j in _words(len(feature_no))]
+    feat_cols = [x for (kind, _), x in col.items() if kind == "distinct_features"]
+    feats = [f"{x}_w{j}" for x in feat_cols for j in _words(len(feature_no))]
 
     # -- per account and window: sums and bit masks --------------------------------------------
     day_words = _words(W)
@@ -174,8 +180,8 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
              + [f"sum({x}) FILTER (WHERE w = {k}) AS {x}_{k}" for x in sums for k in range(K)]
              + [f"sum({' + '.join(f'bit_count(d{i}_w{j})' for j in day_words)}) FILTER (WHERE w = {k}) AS d{i}_{k}"
                 for i in range(len(day_flags)) for k in range(K)]
-             + [f"sum({' + '.join(f'bit_count({x}_w{j})' for j in _words(len(feature_no)))}) FILTER (WHERE w = {k}) AS {x}_{k}"
-                for (kind, _), x in col.items() if kind == "distinct_features" for k in range(K)])
+             + [f"sum({' + '.join(f'bit_count({x}_w{j})' for j in _words(len(feature_no)))}) "
+                f"FILTER (WHERE w = {k}) AS {x}_{k}" for x in feat_cols for k in range(K)])
 
     where_scope = p.adopt(*scope.account_filter("a.account_id"))
     if "mrr_history" in tables:
@@ -233,7 +239,8 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
   GROUP BY account_id)""",
     ]
     joins = ["LEFT JOIN a_w d ON d.account_id = a.account_id", "LEFT JOIN by_day bd ON bd.account_id = a.account_id",
-             "LEFT JOIN a_user u ON u.account_id = a.account_id", "LEFT JOIN first_ev fe ON fe.account_id = a.account_id"]
+             "LEFT JOIN a_user u ON u.account_id = a.account_id",
+             "LEFT JOIN first_ev fe ON fe.account_id = a.account_id"]
     health_ctes, health_joins, health_cols = health_sql(p, as_of=as_of, T_day=T_day, T=T, tables=tables)
 
     # -- the frame ------------------------------------------------------------------------------

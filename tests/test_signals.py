@@ -260,7 +260,8 @@ def test_refuses_unsafe_signal_names() -> None:
 
 def test_catalogue_sources_and_overrides() -> None:
     con = hand_store(optional=False)
-    cat = signals.catalogue(con, {"page_view": (None, "frequency", True), "legacy_sync": ("Sync", "integration", False)})
+    cat = signals.catalogue(con, {"page_view": (None, "frequency", True),
+                                  "legacy_sync": ("Sync", "integration", False)})
     assert list(cat.columns) == ["event_type", "feature", "dimension", "value_action", "source"]
     rows = {r.event_type: r for r in cat.itertuples(index=False)}
     assert set(rows) == {"login", "page_view", "report_generated", "report_exported", "api_call", "legacy_sync"}
@@ -372,7 +373,8 @@ def reference_inputs(tables: dict[str, list[tuple]], profile: Profile, as_of: dt
         def value(s: SignalDef, k: int) -> float:
             es = [e for e in evs if e["k"] == k and selects(s, e)]
             base = {"count": lambda: sum(e["cn"] for e in es), "sum": lambda: sum(e["cq"] for e in es),
-                    "distinct_users": lambda: users(k, es), "distinct_features": lambda: len({e["feature"] for e in es}),
+                    "distinct_users": lambda: users(k, es),
+                    "distinct_features": lambda: len({e["feature"] for e in es}),
                     "active_days": lambda: len({e["day"] for e in es})}[s.kind]()
             div = {None: 1.0, "seat": seats or nan, "active_user": users(k, evs) or nan}[s.per]
             return float(base) / div
@@ -438,7 +440,8 @@ BASE = dt.date(2024, 3, 1)
 def stores(draw: st.DrawFn) -> tuple[dict[str, list[tuple]], Profile, dt.date]:
     """A small random store (every table, optional ones sometimes absent), a profile and a T."""
     day = lambda: BASE + dt.timedelta(days=draw(st.integers(0, 60)))  # noqa: E731
-    at = lambda: D.combine(day(), dt.time(draw(st.sampled_from([0, 9, 23])), draw(st.sampled_from([0, 59]))))  # noqa: E731
+    at = lambda: D.combine(day(), dt.time(draw(st.sampled_from([0, 9, 23])),  # noqa: E731
+                                          draw(st.sampled_from([0, 59]))))
     n = draw(st.integers(1, 4))
     ids = [f"A{i}" for i in range(n)]
     tables: dict[str, list[tuple]] = {
@@ -446,14 +449,14 @@ def stores(draw: st.DrawFn) -> tuple[dict[str, list[tuple]], Profile, dt.date]:
                              start=draw(st.one_of(st.none(), st.just(BASE), st.just(BASE + dt.timedelta(days=30)))))
                      for a in ids],
         "usage_events": [ev(draw(st.sampled_from(ids)), at(), draw(st.sampled_from(TYPES)),
-                            draw(st.sampled_from([None, "u1", "u2", "u3"])), draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 7.0])))
+                            draw(st.sampled_from([None, "u1", "u2", "u3"])),
+                            draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 7.0])))
                          for _ in range(draw(st.integers(0, 40)))],
         "event_types": [r for r in CATALOGUE_ROWS if r[0] in TYPES],
     }
     if draw(st.booleans()):
-        tables["mrr_history"] = list({(a, d): (a, d, draw(st.sampled_from([0.0, 10.0, 20.0])))
-                                      for a, d in [(draw(st.sampled_from(ids)), day()) for _ in range(draw(st.integers(0, 8)))]
-                                      }.values())
+        keys = {(draw(st.sampled_from(ids)), day()) for _ in range(draw(st.integers(0, 8)))}  # unique key
+        tables["mrr_history"] = [(a, d, draw(st.sampled_from([0.0, 10.0, 20.0]))) for a, d in sorted(keys)]
     if draw(st.booleans()):
         tables["nps_responses"] = [(draw(st.sampled_from(ids)), day(), draw(st.integers(0, 10)), None)
                                    for _ in range(draw(st.integers(0, 5)))]
