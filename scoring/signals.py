@@ -47,6 +47,7 @@ from collections.abc import Mapping
 
 import duckdb
 import pandas as pd
+import pyarrow.compute as pc
 
 from .profile import KINDS, PER, Profile
 from .schema import DIMENSIONS
@@ -199,8 +200,11 @@ def compute_inputs(con: duckdb.DuckDBPyConnection, profile: Profile, *, as_of: d
     rows = _catalogue_rows(catalogue)
     rows += _unlisted_types(con, [r[0] for r in rows], as_of=day, days=profile.window_days * windows_needed(profile))
     sql, params = inputs_query(profile, as_of=day, scope=scope, catalogue=rows, tables=tables_present(con))
-    # Arrow, not .df(): DuckDB's pandas conversion of text columns costs seconds at 1M rows.
-    df = con.sql(sql, params=params).to_arrow_table().to_pandas()
+    # Arrow, not .df(): DuckDB's pandas conversion of text columns costs seconds at 1M rows. Sorted
+    # here, not by ORDER BY: sorting 1M wide rows inside the query is what made it run out of a
+    # 1 GB memory limit; Arrow orders strings bytewise, as DuckDB does.
+    table = con.sql(sql, params=params).to_arrow_table()
+    df = table.take(pc.sort_indices(table, sort_keys=[("account_id", "ascending")])).to_pandas()
     df = df.set_index("account_id")
     df.index = df.index.astype("str")
     text = {c: "str" for c in ACCOUNT_COLUMNS}

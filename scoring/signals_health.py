@@ -40,13 +40,14 @@ def health_sql(p: Params, *, as_of: dt.date, T_day: str, T: str,
     ``T_day`` and ``T`` are the placeholders already bound to T as a DATE and as a TIMESTAMP.
     """
     has = {k: t in tables for k, t in OPTIONAL_TABLES.items()}
-    ctes, joins = [], []
+    ctes: list[str] = []
+    parts: list[str] = []  # per-account aggregates, one row per account each
     if has["nps"]:
         ctes.append(f"""nps AS (
   SELECT account_id, avg(score)::DOUBLE AS nps_mean, count(*) AS nps_count FROM nps_responses
   WHERE responded_at >= {p(as_of - dt.timedelta(days=NPS_DAYS))} AND responded_at < {T_day}
   GROUP BY account_id)""")
-        joins.append("LEFT JOIN nps n ON n.account_id = a.account_id")
+        parts.append("nps")
     if has["tickets"]:
         weight = "CASE priority " + " ".join(f"WHEN {p(k)} THEN {p(v)}" for k, v in PRIORITY_WEIGHTS.items()) + " END"
         is_open = f"(closed_at IS NULL OR closed_at >= {T})"
@@ -55,29 +56,38 @@ def health_sql(p: Params, *, as_of: dt.date, T_day: str, T: str,
   SELECT account_id, count(*) FILTER (WHERE {is_open}) AS open, sum({weight}) FILTER (WHERE {is_open}) AS open_w,
          avg(sentiment) FILTER (WHERE opened_at >= {recent}) AS sentiment
   FROM support_tickets WHERE opened_at < {T} GROUP BY account_id)""")
-        joins.append("LEFT JOIN tk ON tk.account_id = a.account_id")
+        parts.append("tk")
     if has["invoices"]:
         ctes.append(f"""inv AS (
   SELECT account_id, count(*) AS overdue, max(date_diff('day', due_at, {T_day})) AS days_max FROM invoices
   WHERE issued_at < {T_day} AND due_at < {T_day} AND (paid_at IS NULL OR paid_at >= {T_day})
   GROUP BY account_id)""")
-        joins.append("LEFT JOIN inv i ON i.account_id = a.account_id")
+        parts.append("inv")
     if has["mrr"]:
         ctes.append(f"""mrr90 AS (
-  SELECT account_id, arg_max(mrr, effective_date) AS mrr FROM mrr_history
+  SELECT account_id, arg_max(mrr, effective_date) AS mrr_90d FROM mrr_history
   WHERE effective_date <= {p(as_of - dt.timedelta(days=MRR_LOOKBACK_DAYS))} GROUP BY account_id)""")
-        joins.append("LEFT JOIN mrr90 ON mrr90.account_id = a.account_id")
+        parts.append("mrr90")
+    joins = []
+    if parts:  # one aggregation over the parts and one join, not one join each (memory at 1M)
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {x}" for x in parts)
+        names = {"nps": ["nps_mean", "nps_count"], "tk": ["open", "open_w", "sentiment"],
+                 "inv": ["overdue", "days_max"], "mrr90": ["mrr_90d"]}
+        ctes.append(f"""health AS (
+  SELECT account_id, {', '.join(f'max({c}) AS {c}' for x in parts for c in names[x])}
+  FROM ({union}) GROUP BY account_id)""")
+        joins.append("LEFT JOIN health h ON h.account_id = a.account_id")
 
     def opt(flag: str, sql: str, name: str) -> str:
         return f"{sql if has[flag] else 'NULL'}::DOUBLE AS {name}"
 
     cols = [
-        opt("nps", "n.nps_mean", "nps_mean"), opt("nps", "coalesce(n.nps_count, 0)", "nps_count"),
-        opt("tickets", "coalesce(tk.open, 0)", "tickets_open"),
-        opt("tickets", "coalesce(tk.open_w, 0)", "tickets_open_weighted"),
-        opt("tickets", "tk.sentiment", "ticket_sentiment"),
-        opt("invoices", "coalesce(i.overdue, 0)", "invoices_overdue"),
-        opt("invoices", "coalesce(i.days_max, 0)", "days_overdue_max"),
-        opt("mrr", "a.mrr_now", "mrr_now"), opt("mrr", "mrr90.mrr", "mrr_90d_ago"),
+        opt("nps", "h.nps_mean", "nps_mean"), opt("nps", "coalesce(h.nps_count, 0)", "nps_count"),
+        opt("tickets", "coalesce(h.open, 0)", "tickets_open"),
+        opt("tickets", "coalesce(h.open_w, 0)", "tickets_open_weighted"),
+        opt("tickets", "h.sentiment", "ticket_sentiment"),
+        opt("invoices", "coalesce(h.overdue, 0)", "invoices_overdue"),
+        opt("invoices", "coalesce(h.days_max, 0)", "days_overdue_max"),
+        opt("mrr", "a.mrr_now", "mrr_now"), opt("mrr", "h.mrr_90d", "mrr_90d_ago"),
     ] + [f"{'TRUE' if has[k] else 'FALSE'} AS has_{k}" for k in OPTIONAL_TABLES]
     return ctes, joins, cols

@@ -17,18 +17,24 @@ account with bit masks (days in a window and features are small, known domains).
 5. ``l1c``: the passive parts scaled by ``min(1, cap / passive total of that user and day)``, and
    the day's window ``w`` (0 current, 1 previous, 2 the one before); materialized, since the
    three reductions below read it.
-6. ``aw``: per account and window, sums, and bit masks of active days (bit = the day's offset
-   in its window) and of features used; ``a_w`` pivots it to one row per account. ``by_day``
-   (grouping 2, current window only) gives the busiest day; ``by_user`` (grouping 3) the distinct
-   users per window (bit per window) and the busiest user.
-7. Small aggregates of the health tables (NPS, tickets, invoices, MRR 90 days ago), and the first
-   event ever only for accounts without ``contract_start``.
-8. The final ``SELECT`` joins everything to ``acc`` and applies per-seat / per-active-user divisors
-   and trends with ``NULLIF`` on every divisor, so a zero gives NULL (NaN), never an error.
+6. Reductions of ``l1c``: ``aw`` per account and window (sums, and bit masks of active days, bit =
+   the day's offset in its window, and of features used), pivoted to one row per account in
+   ``a_w``; ``by_day`` (grouping 2, current window only) gives the busiest day; ``by_user``
+   (grouping 3) a bit per window each user was active in, and their usage, reduced in ``a_user``.
+   ``per_account`` puts the three together by one aggregation of their union, not by joins.
+7. Small aggregates of the health tables (NPS, tickets, invoices, MRR 90 days ago), put together
+   the same way (``signals_health``), and the first event ever, read only for accounts without
+   ``contract_start``.
+8. The final ``SELECT`` joins these to ``acc`` and applies per-seat / per-active-user divisors and
+   trends with ``NULLIF`` on every divisor, so a zero gives NULL (NaN), never an error. It is not
+   ordered: ``signals`` sorts the Arrow result.
 
 Measured here and rejected: one ``GROUPING SETS`` pass over ``l1`` instead of the materialized
-``l1c`` (slower: every set carries every aggregate), integer account keys through a join (the
-join costs what it saves), hashed user ids (about 15% off one grouping, but no longer exact).
+``l1c`` (slower: every set carries every aggregate); integer account keys through a join (the
+join costs what it saves); hashed user ids (about 15% off one grouping, but no longer exact); one
+aggregation over the union of ``aw``, ``by_day`` and ``by_user`` (as fast as joins at best, 20%
+slower here). Kept for memory: with a join per reduction and ``ORDER BY`` over 1M wide rows, the
+query ran out of a 1 GB memory limit at 1M accounts; as it is, it fits by spilling.
 
 Every value is a bound, numbered parameter (``$1``, ``$2``, ...). Identifiers are written here
 or are signal names, which ``signals.check_profile`` has matched against ``[a-z][a-z0-9_]*``;
@@ -183,6 +189,10 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
              + [f"sum({' + '.join(f'bit_count({x}_w{j})' for j in _words(len(feature_no)))}) "
                 f"FILTER (WHERE w = {k}) AS {x}_{k}" for x in feat_cols for k in range(K)])
 
+    user_cols = [f"count_if(({c} & {1 << k}) <> 0) AS {c}_{k}" for c in ["au"] + user_flags for k in range(K)]
+    per_account_cols = ([c.rsplit(" AS ", 1)[1] for c in pivot + user_cols]
+                        + ["max_day", "max_user_usage", "has_users"])
+
     where_scope = p.adopt(*scope.account_filter("a.account_id"))
     if "mrr_history" in tables:
         mrr_join = ("LEFT JOIN (SELECT account_id, arg_max(mrr, effective_date) AS mrr FROM mrr_history "
@@ -230,31 +240,35 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
                  for g, n in [('TRUE', 'au')] + [(x, x) for x in user_flags]])}
   FROM l1c WHERE user_id IS NOT NULL GROUP BY account_id, user_id)""",
         f"""a_user AS (
-  SELECT account_id, max(usage_0) AS max_user_usage
-         {_cols([f'count_if(({c} & {1 << k}) <> 0) AS {c}_{k}' for c in ['au'] + user_flags for k in range(K)])}
+  SELECT account_id, max(usage_0) AS max_user_usage, TRUE AS has_users{_cols(user_cols)}
   FROM by_user GROUP BY account_id)""",
+        # One row per account from the three, by one aggregation of their union rather than two
+        # more joins: the joins' hash tables did not fit a 1 GB memory limit at 1M accounts.
+        f"""per_account AS (
+  SELECT account_id, {', '.join(f'max({c}) AS {c}' for c in per_account_cols)}
+  FROM (SELECT * FROM a_w UNION ALL BY NAME SELECT * FROM by_day UNION ALL BY NAME SELECT * FROM a_user)
+  GROUP BY account_id)""",
         f"""first_ev AS (
   SELECT account_id, min(occurred_at)::DATE AS first_day FROM usage_events
   WHERE occurred_at < {T} AND account_id IN (SELECT account_id FROM accounts WHERE contract_start IS NULL)
   GROUP BY account_id)""",
     ]
-    joins = ["LEFT JOIN a_w d ON d.account_id = a.account_id", "LEFT JOIN by_day bd ON bd.account_id = a.account_id",
-             "LEFT JOIN a_user u ON u.account_id = a.account_id",
+    joins = ["LEFT JOIN per_account d ON d.account_id = a.account_id",
              "LEFT JOIN first_ev fe ON fe.account_id = a.account_id"]
     health_ctes, health_joins, health_cols = health_sql(p, as_of=as_of, T_day=T_day, T=T, tables=tables)
 
     # -- the frame ------------------------------------------------------------------------------
-    known = "(d.account_id IS NULL OR u.account_id IS NOT NULL)"  # users known: see signals.py
+    known = "(d.account_id IS NULL OR d.has_users)"  # users known: see signals.py
     usage = "coalesce(d.usage_0, 0)"
 
     def users(k: int) -> str:
-        return f"CASE WHEN {known} THEN coalesce(u.au_{k}, 0) END"
+        return f"CASE WHEN {known} THEN coalesce(d.au_{k}, 0) END"
 
     def value(s: SignalDef, k: int) -> str:
         """The signal's value in window k: its aggregate, divided per seat or active user."""
         x = col[(s.kind, _Filter.of(s))]
         if s.kind == "distinct_users":
-            base = f"CASE WHEN {known} THEN coalesce(u.{x}_{k}, 0) END"
+            base = f"CASE WHEN {known} THEN coalesce(d.{x}_{k}, 0) END"
         elif s.kind == "active_days":
             base = f"coalesce(d.d{day_flags.index(x)}_{k}, 0)"
         else:
@@ -267,8 +281,8 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
             return value(s, k)
         return f"({value(s, k)} - {value(s, k + 1)}) / NULLIF({value(s, k + 1)}, 0)"
 
-    bus = f"CASE WHEN {usage} > 0 AND {known} THEN coalesce(u.max_user_usage, 0) / {usage} END"
-    bds = f"CASE WHEN {usage} > 0 THEN bd.max_day / {usage} END"
+    bus = f"CASE WHEN {usage} > 0 AND {known} THEN coalesce(d.max_user_usage, 0) / {usage} END"
+    bds = f"CASE WHEN {usage} > 0 THEN d.max_day / {usage} END"
     share = p(BURST_SHARE)
     select = [
         "a.account_id", "a.name", "a.segment", "a.plan", "a.region", "a.csm_owner", "a.crm_id",
@@ -283,5 +297,5 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
     for s in signals:
         select += [f'{signal(s, 0)} AS "{s.name}"', f'{signal(s, 1)} AS "{s.name}__prev"']
     sql = ("WITH " + ",\n".join(ctes + health_ctes) + "\nSELECT " + ",\n       ".join(select + health_cols)
-           + "\nFROM acc a\n" + "\n".join(joins + health_joins) + "\nORDER BY a.account_id")
+           + "\nFROM acc a\n" + "\n".join(joins + health_joins))  # unordered: signals sorts the result
     return sql, p.values
