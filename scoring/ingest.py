@@ -184,7 +184,7 @@ def _source(table: Table, path: Path, con: duckdb.DuckDBPyConnection,
         where = "line"
     else:
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
         except duckdb.Error as exc:
             raise DataError(f"{path.name}: not a readable Parquet file — {str(exc).splitlines()[0]}") from None
         names = [r[0] for r in described]
@@ -238,7 +238,7 @@ def _stage(con, table: Table, path: Path, warnings: list[str], *, watch: Progres
 
 def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Problem], int]:
     stage = f"_stage_{table.name}"
-    n = con.execute(f'SELECT count(*) FROM "{stage}" WHERE _err_col IS NOT NULL').fetchone()[0]
+    n = con.execute("SELECT count(*) FROM " + _table(stage) + " WHERE _err_col IS NOT NULL").fetchone()[0]
     rows = con.execute(f'SELECT rowid, _err_col, _err_val, _raw FROM "{stage}" '
                        f"WHERE _err_col IS NOT NULL ORDER BY rowid LIMIT {MAX_LISTED}").fetchall()
     probs = [Problem(path.name, int(r[0]), r[1], r[2], expected_text(table, r[1]),
