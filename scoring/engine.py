@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from .normalize import normalise
+from .current import load_book
 from .profile import Profile
 from .scope import Scope
-from .scores import score_book
-from .signals import catalogue, compute_inputs
+from .signals import catalogue
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,22 +25,24 @@ SCORE_COLUMNS = ("account_id", "name", "segment", "csm_owner", "arr", "engagemen
 
 def default_as_of(con: "duckdb.DuckDBPyConnection") -> dt.date | None:
     """The day after the newest event in the store (the contract's default as-of date)."""
-    value = con.execute("SELECT max(occurred_at)::DATE + 1 FROM usage_events").fetchone()[0]
-    return value
+    return con.execute("SELECT max(occurred_at)::DATE + 1 FROM usage_events").fetchall()[0][0]
 
 
 def score_as_of(con: "duckdb.DuckDBPyConnection", profile: Profile, *, as_of: dt.date,
                 scope: Scope, catalogue_df: "pd.DataFrame | None" = None) -> "pd.DataFrame":
     """Scores of every account active on ``as_of`` that the scope sees, one row each.
 
+    The whole book is scored (peers are the whole book) and the scope then selects rows, so a
+    viewer sees the same numbers for an account whatever their scope. The stored inputs of the
+    default date are used when they fit (``scoring.current``).
+
     Columns: the contract's ``score`` columns, then the health components, ``value_share``,
     ``burst`` and ``contrib_<signal>`` for each signal of the profile.
     """
     cat = catalogue(con, None) if catalogue_df is None else catalogue_df
-    inputs = compute_inputs(con, profile, as_of=as_of, scope=scope, catalogue=cat)
-    scored = score_book(inputs, normalise(inputs, profile), profile)
-    out = inputs[["name", "segment", "csm_owner", "arr"]].join(scored)
-    out = out.reset_index().rename(columns={"index": "account_id"})
+    book = load_book(con, profile, cat, as_of)
+    scored = book.visible(scope).drop(columns=["plan", "region", "crm_id", "seats", "age_days"])
+    out = scored.reset_index().rename(columns={"index": "account_id"})
     first = [c for c in SCORE_COLUMNS if c in out.columns]
     rest = [c for c in out.columns if c not in first and not c.startswith("contrib_")]
     contrib = [f"contrib_{s.name}" for s in profile.signals]

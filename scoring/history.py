@@ -15,6 +15,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .current import store_inputs
 from .engine import default_as_of, score_as_of
 from .profile import Profile
 from .scope import Scope
@@ -91,6 +92,8 @@ def snapshot(db: Path, state_path: Path, *, profile_ref: str | None,
         when = as_of or default_as_of(con)
         if when is None:
             raise DataError("the data store has no usage events: give --as-of YYYY-MM-DD")
+        if when == default_as_of(con):  # the pages' date: keep its inputs for them
+            store_inputs(con, profile, cat, when)
         frame = score_as_of(con, profile, as_of=when, scope=Scope.everyone(), catalogue_df=cat)
         result.update(n=_store(con, frame, profile, when), profile=profile, as_of=when)
 
@@ -114,8 +117,14 @@ def weekly_dates(con: "duckdb.DuckDBPyConnection", window_days: int) -> list[dt.
 
 
 def backfill(con: "duckdb.DuckDBPyConnection", state: StateStore, *, progress=None) -> int:
-    """Snapshot every weekly date that has none for the profile in use; returns dates filled."""
+    """Snapshot every weekly date that has none for the profile in use; returns dates filled.
+
+    First stores the inputs of the default as-of date for the pages (``scoring.current``).
+    """
     profile, cat = resolve_profile(con, state, None)
+    when = default_as_of(con)
+    if when is not None:
+        store_inputs(con, profile, cat, when)
     version = profile.version or 0
     have = {r[0] for r in con.execute(
         "SELECT DISTINCT as_of FROM score_snapshots WHERE profile = ? AND profile_version = ?",

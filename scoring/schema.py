@@ -247,13 +247,6 @@ DERIVED_DDL: dict[str, str] = {
             topic VARCHAR,             -- 'vanished_account', 'extra_column', 'skipped_rows', ...
             detail VARCHAR
         )""",
-    "account_signals": """
-        CREATE TABLE IF NOT EXISTS account_signals (
-            as_of DATE,
-            account_id VARCHAR,
-            signal VARCHAR,            -- signal name from the profile
-            value DOUBLE               -- raw value before normalisation; NULL when missing
-        )""",
     "score_snapshots": """
         CREATE TABLE IF NOT EXISTS score_snapshots (
             as_of DATE,

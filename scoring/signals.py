@@ -58,7 +58,7 @@ from .store import DataError, DataStore
 
 __all__ = ["BURST_MIN_USAGE", "BURST_SHARE", "MRR_LOOKBACK_DAYS", "NPS_DAYS", "PRIORITY_WEIGHTS",
            "SENTIMENT_DAYS", "FIXED_COLUMNS", "SignalError", "catalogue", "catalogue_ds", "check_profile",
-           "compute_inputs", "compute_inputs_ds", "input_columns", "windows_needed"]
+           "compute_inputs", "compute_inputs_ds", "input_columns", "typed_inputs", "windows_needed"]
 
 SIGNAL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 ACCOUNT_COLUMNS = ("name", "segment", "plan", "region", "csm_owner", "crm_id")
@@ -204,7 +204,11 @@ def compute_inputs(con: duckdb.DuckDBPyConnection, profile: Profile, *, as_of: d
     # here, not by ORDER BY: sorting 1M wide rows inside the query is what made it run out of a
     # 1 GB memory limit; Arrow orders strings bytewise, as DuckDB does.
     table = con.sql(sql, params=params).to_arrow_table()
-    df = table.take(pc.sort_indices(table, sort_keys=[("account_id", "ascending")])).to_pandas()
+    return typed_inputs(table.take(pc.sort_indices(table, sort_keys=[("account_id", "ascending")])).to_pandas())
+
+
+def typed_inputs(df: pd.DataFrame) -> pd.DataFrame:
+    """An inputs frame read from a query or a stored table, indexed and typed as documented."""
     df = df.set_index("account_id")
     df.index = df.index.astype("str")
     text = {c: "str" for c in ACCOUNT_COLUMNS}

@@ -221,9 +221,13 @@ def last_import(ds: DataStore) -> dict | None:
 
 
 def data_as_of(ds: DataStore, *, scope: Scope) -> pd.Timestamp | None:
-    """The default as-of date: the day after the newest event the viewer may see."""
-    where, params = scope.account_filter()
-    rows = ds.rows(f"SELECT max(occurred_at)::DATE + 1 FROM usage_events WHERE {where}", params)
+    """The default as-of date: the day after the newest event in the store.
+
+    The same for every viewer (the contract's default, and the date the stored inputs are for):
+    a CSM's scores must not move to another date because their own accounts went quiet. It
+    reveals a date only, no account data, so ``scope`` does not narrow it.
+    """
+    rows = ds.rows("SELECT max(occurred_at)::DATE + 1 FROM usage_events")
     value = rows[0][0]
     if value is None:
         return None

@@ -14,23 +14,37 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from scoring import dataview, paths
+from scoring.current import Book, fingerprint, load_book
+from scoring.errors import DataError
+from scoring.profile import Profile
 from scoring.scope import Scope
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
 from ui.source import open_store
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 APP_TITLE = "Customer health"
 DEFAULT_PROFILE = "default profile (built from the event-type catalogue)"
 # The menu, drawn by hand (client.showSidebarNavigation = false): (script, label, icon).
+# A page joins the menu once its script exists (pages arrive one at a time).
 PAGES = (("app.py", "Portfolio", ":material/dashboard:"),
+         ("pages/1_At_risk.py", "At risk", ":material/warning:"),
+         ("pages/2_Expansion.py", "Expansion ready", ":material/trending_up:"),
+         ("pages/3_Account.py", "Account", ":material/person_search:"),
+         ("pages/4_Tune_weights.py", "Tune weights", ":material/tune:"),
+         ("pages/5_Validation.py", "Validation", ":material/fact_check:"),
          ("pages/9_Data.py", "Data", ":material/database:"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -58,6 +72,47 @@ class Page:
     def query(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
         """``fn(ds, scope=scope, **kwargs)``, cached per data version, scope and arguments."""
         return _query(self.ds, self.scope, fn, **kwargs)
+
+
+    def profile(self, ref: str | None = None) -> tuple[Profile, "pd.DataFrame"]:
+        """The profile ``ref`` (NAME, NAME@N; None: the published one, else the default) and the
+        event-type catalogue with this state store's classifications."""
+        from scoring.profiles import resolve
+
+        cat = catalogue_of(self.ds, self.state.classifications())
+        return resolve(self.state, ref, cat), cat
+
+    def book(self, ref: str | None = None, as_of: dt.date | None = None) -> Book:
+        """The whole book scored with profile ``ref`` as of ``as_of`` (default: the data's as-of
+        date), shared by every rerun and viewer of this data version. Read-only: never modify it;
+        take the viewer's rows with ``book.visible(page.scope)``."""
+        profile, cat = self.profile(ref)
+        when = as_of or (self.facts.as_of.date() if self.facts.as_of is not None else None)
+        if when is None:
+            raise DataError("the data store has no usage events yet, so there is nothing to score")
+        key = fingerprint(profile, cat, when)
+        return _book(self.ds, self.ds.version, key, when, profile, cat)
+
+
+def catalogue_of(ds: DataStore, overrides: dict) -> "pd.DataFrame":
+    """The event-type catalogue of this data version with the app's classifications."""
+    return _catalogue(ds, ds.version, tuple(sorted(overrides.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _catalogue(_ds: DataStore, version: Version, overrides: tuple) -> "pd.DataFrame":
+    from scoring.signals import catalogue_ds
+
+    return catalogue_ds(_ds, dict(overrides))
+
+
+@st.cache_resource(show_spinner="Scoring the book…", max_entries=8)
+def _book(_ds: DataStore, version: Version, key: str, as_of: dt.date, _profile: Profile,
+          _cat: "pd.DataFrame") -> Book:
+    # cache_resource hands every rerun the same object (no copy of the arrays per read); the key
+    # is the data version plus the fingerprint of (profile document, catalogue, as-of date).
+    with _ds.cursor() as con:
+        return load_book(con, _profile, _cat, as_of)
 
 
 def _query(ds: DataStore, scope: Scope, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -98,7 +153,8 @@ def _menu() -> None:
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**")
         for script, label, icon in PAGES:
-            st.page_link(script, label=label, icon=icon)
+            if (ROOT / script).exists():
+                st.page_link(script, label=label, icon=icon)
 
 
 def _banner(page: Page, *, profile: str) -> None:
