@@ -19,10 +19,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .normalize import Normalised, normalise
-from .profile import Profile
+from .profile import Profile, SignalDef
 from .profile_toml import to_toml
 from .scope import Scope
 from .scores import score_book
@@ -88,6 +89,16 @@ class Book:
     normalised: Normalised
     scores: pd.DataFrame  # score_book's columns after name, segment, plan, region, csm_owner, crm_id, arr
     source: str  # "stored" or "computed"
+    catalogue: pd.DataFrame | None = None  # the event-type catalogue the inputs were computed with
+
+    def catalogue_flags(self, signal: SignalDef) -> np.ndarray | None:
+        """The value_action flags of the event types ``signal`` selects; None when it selects
+        every event type (or the catalogue is unknown)."""
+        cat = self.catalogue
+        if cat is None or not (signal.event_types or signal.features):
+            return None
+        chosen = cat["event_type"].isin(signal.event_types) | cat["feature"].isin(signal.features)
+        return cat.loc[chosen, "value_action"].to_numpy(dtype=bool)
 
     def visible(self, scope: Scope) -> pd.DataFrame:
         """The score rows the viewer may see (a copy)."""
@@ -109,4 +120,4 @@ def load_book(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogue: pd.
     """Score the whole book as of ``as_of`` (stored inputs when they fit, else computed live)."""
     inputs, source = inputs_for(con, profile, catalogue, as_of)
     normalised, scores = score_inputs(inputs, profile)
-    return Book(as_of, profile, inputs, normalised, scores, source)
+    return Book(as_of, profile, inputs, normalised, scores, source, catalogue)

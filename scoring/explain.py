@@ -1,0 +1,348 @@
+"""Explanations: what each score is made of, in plain words, and why it moved.
+
+Pure functions over a scored ``Book`` (``scoring.current``); nothing here reads a store. Every
+figure is in **health points** unless named otherwise, because bands and lists use health.
+
+Formulas, for one account (``s`` = effective signal shares, ``x`` = normalised signal values,
+``P`` = its present signals, ``w`` = health weights, ``h_c`` = component scores, ``D`` = the
+weights that stood on data: ``w_engagement`` when engagement is known plus ``w_c`` of each
+present component):
+
+    contribution to engagement   c_i = 100 s_i x_i / sum_{j in P} s_j   (contrib_<signal>; adds up to it)
+    contribution to health       signal i: (w_engagement / D) c_i;  component c: w_c h_c / D
+                                 (they add up to health_score)
+    points at stake              signal i: (w_engagement / D) 100 s_i (x_i - m_i) / sum_{j in P} s_j,
+                                 m_i = the median normalised value of the account's peers (its
+                                 segment or the book, as the signal's normalisation says);
+                                 component c: w_c (h_c - median h_c of the book) / D.
+                                 Positive: the signal lifts the account above a typical peer.
+    lever                        max(0, -points at stake) of a signal: what raising it to the
+                                 peer median would add. The biggest lever is the largest.
+    value share                  the share of engagement that comes from value actions:
+                                 sum_i c_i f_i / engagement, f_i = 1 for a signal that counts
+                                 value actions only, 0 for one that counts passive events only,
+                                 else the account's value_usage / usage.
+
+Every method of normalisation is monotone within a peer group, so the median of the peers'
+normalised values is the normalised value of their median raw value, which the text quotes.
+
+Why it moved (``why_moved``): the change in health between a book before (date t0, profile p0)
+and after (t1, p1), split per signal and component into
+
+    profile  = C(t1, p1) - C(t1, p0)             the profile change, 0 when p1 == p0
+    own      = C(hybrid) - C(t0, p0)              the account's own change: the t0 book with only
+                                                 this account's inputs replaced by its t1 inputs
+    peers    = C(t1, p0) - C(hybrid)              the shift among its peers (normalisation moved)
+
+``C`` being the item's contribution to health; the three add up to the change item by item, so
+the sum over items equals the change in health (to float precision).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .current import Book, score_inputs
+from .normalize import Normalised
+from .profile import Profile
+from .scores import effective_shares
+
+COMPONENT_LABELS = {"nps": "NPS", "support": "Support tickets", "financial": "Invoices",
+                    "commercial": "MRR trend"}
+
+
+# ---------------------------------------------------------------- contributions to health
+
+
+def _denominator(scores: pd.DataFrame, profile: Profile) -> np.ndarray:
+    """D per account: the health weight that stood on data."""
+    hw = profile.health_weights
+    d = np.where(scores["engagement_score"].notna(), hw["engagement"], 0.0)
+    for c in COMPONENT_LABELS:
+        d = d + np.where(scores[f"health_{c}"].notna(), hw[c], 0.0)
+    return d
+
+
+def _shares(profile: Profile) -> np.ndarray:
+    return effective_shares([s.weight for s in profile.signals], profile.max_signal_share)
+
+
+def health_contributions(book: Book, rows: pd.Index | None = None) -> pd.DataFrame:
+    """Each signal's and component's contribution to health_score (columns: signal names, then
+    ``nps``, ``support``, ``financial``, ``commercial``); per row they add up to health_score."""
+    scores = book.scores if rows is None else book.scores.loc[rows]
+    d = _denominator(scores, book.profile)
+    hw = book.profile.health_weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eng_coef = np.where(d > 0, hw["engagement"] / d, 0.0)
+        out = {s.name: eng_coef * scores[f"contrib_{s.name}"].to_numpy() for s in book.profile.signals}
+        for c in COMPONENT_LABELS:
+            h = scores[f"health_{c}"].to_numpy()
+            out[c] = np.where(np.isnan(h) | (d == 0), 0.0, hw[c] * np.nan_to_num(h) / np.where(d > 0, d, 1))
+    return pd.DataFrame(out, index=scores.index)
+
+
+# ---------------------------------------------------------------- drivers
+
+
+def _peer_median(values: pd.Series, segment: pd.Series, peer: str) -> pd.Series:
+    if peer == "book":
+        return pd.Series(values.median(), index=values.index)
+    return values.groupby(segment.fillna("\0none"), sort=False).transform("median")
+
+
+def _value_fraction(book: Book, sig) -> pd.Series:
+    """f_i: 1 value actions only, 0 passive only, else the account's value_usage / usage."""
+    inputs = book.inputs
+    usage = inputs["usage"].replace(0, np.nan)
+    mixed = (inputs["value_usage"] / usage)
+    if sig.value_only:
+        return pd.Series(1.0, index=inputs.index)
+    flags = book.catalogue_flags(sig)
+    if flags is not None and flags.size and flags.all():
+        return pd.Series(1.0, index=inputs.index)
+    if flags is not None and flags.size and not flags.any():
+        return pd.Series(0.0, index=inputs.index)
+    return mixed
+
+
+def signal_drivers(book: Book, accounts: list[str] | pd.Index | None = None) -> pd.DataFrame:
+    """One row per (account, signal): raw value, previous window, change, peer median, the
+    contribution to engagement and to health, the points at stake and the lever (formulas:
+    module docstring). ``accounts``: the rows wanted (default: every account in the book)."""
+    profile, inputs, scores = book.profile, book.inputs, book.scores
+    norm = book.normalised.frame()
+    shares = _shares(profile)
+    present = norm.notna().to_numpy()
+    present_share = (present * shares).sum(axis=1)
+    d = _denominator(scores, profile)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eng_coef = np.where((d > 0) & (present_share > 0), profile.health_weights["engagement"] / d, 0.0)
+        scale = np.where(present_share > 0, 100.0 / present_share, 0.0) * eng_coef
+    idx = inputs.index if accounts is None else pd.Index(accounts)
+    pos = inputs.index.get_indexer(idx)
+    if (pos < 0).any():
+        unknown = idx[pos < 0][0]
+        raise KeyError(f"account {unknown!r} is not in the book as of {book.as_of}")
+    frames = []
+    for j, sig in enumerate(profile.signals):
+        spec = sig.normalisation
+        x = norm[sig.name]
+        m = _peer_median(x, inputs["segment"], spec.peer)
+        raw_m = _peer_median(inputs[sig.name], inputs["segment"], spec.peer)
+        stake = scale * shares[j] * (x - m).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prev = inputs[f"{sig.name}__prev"].to_numpy()
+            change = np.where(prev > 0, inputs[sig.name].to_numpy() / prev - 1.0, np.nan)
+        frames.append(pd.DataFrame({
+            "account_id": idx,
+            "signal": sig.name,
+            "label": sig.label,
+            "direction": sig.direction,
+            "value": inputs[sig.name].to_numpy()[pos],
+            "previous": prev[pos],
+            "change": change[pos],
+            "peer_median": raw_m.to_numpy()[pos],
+            "contribution": scores[f"contrib_{sig.name}"].to_numpy()[pos],
+            "health_points": (eng_coef * scores[f"contrib_{sig.name}"].to_numpy())[pos],
+            "points": np.nan_to_num(stake, nan=0.0)[pos],
+            "value_fraction": _value_fraction(book, sig).to_numpy()[pos],
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    out["lever"] = np.maximum(0.0, -out["points"])
+    out["text"] = [_signal_text(r, book.profile.window_days) for r in out.itertuples(index=False)]
+    return out
+
+
+def component_drivers(book: Book, accounts: list[str] | pd.Index | None = None) -> pd.DataFrame:
+    """One row per (account, health component other than engagement) that has data: its score,
+    the book's median, its contribution to health and the points at stake, with a sentence."""
+    scores, inputs, hw = book.scores, book.inputs, book.profile.health_weights
+    idx = scores.index if accounts is None else pd.Index(accounts)
+    d = _denominator(scores, book.profile)
+    contrib = health_contributions(book)
+    frames = []
+    for c, label in COMPONENT_LABELS.items():
+        h = scores[f"health_{c}"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stake = np.where(d > 0, hw[c] * (h - h.median()).to_numpy() / np.where(d > 0, d, 1), 0.0)
+        part = pd.DataFrame({"account_id": scores.index, "component": c, "label": label,
+                             "score": h.to_numpy(), "book_median": h.median(),
+                             "health_points": contrib[c].to_numpy(), "points": np.nan_to_num(stake)},
+                            index=scores.index).loc[idx]
+        part = part[part["score"].notna()]
+        part["text"] = [_component_text(c, inputs.loc[a], p) for a, p in zip(part.account_id, part.points)]
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One account's scores and what they are made of, ready to show."""
+
+    account_id: str
+    engagement: float
+    health: float
+    band: str
+    signals: pd.DataFrame  # signal_drivers rows, biggest contribution first
+    components: pd.DataFrame  # component_drivers rows
+    up: list[str]  # top drivers lifting the score, in words
+    down: list[str]  # top drivers holding it down
+    lever: str | None  # the biggest lever, in words
+    value_share: float  # share of engagement from value actions (NaN without engagement)
+
+
+def explain(book: Book, account_id: str, *, top: int = 3) -> Explanation:
+    """Everything the Account page says about one account's scores."""
+    sig = signal_drivers(book, [account_id]).sort_values("health_points", ascending=False)
+    comp = component_drivers(book, [account_id])
+    both = pd.concat([sig[["points", "text"]], comp[["points", "text"]]], ignore_index=True)
+    up = both[both.points > 0.05].sort_values("points", ascending=False)["text"].head(top).tolist()
+    down = both[both.points < -0.05].sort_values("points")["text"].head(top).tolist()
+    best = sig[sig.lever > 0.05].sort_values("lever", ascending=False)
+    lever = None
+    if len(best):
+        b = best.iloc[0]
+        lever = (f"{b.label}: raising it to the peer median ({_fmt(b.peer_median)}) would add "
+                 f"{b.lever:.1f} points")
+    row = book.scores.loc[account_id]
+    eng = float(row["engagement_score"])
+    share = float((sig.contribution * sig.value_fraction).sum() / eng) if eng > 0 else math.nan
+    return Explanation(account_id, eng, float(row["health_score"]), str(row["band"]), sig, comp,
+                       up, down, lever, share)
+
+
+def reasons(book: Book, accounts: list[str] | pd.Index, *, top: int = 3) -> pd.Series:
+    """The top ``top`` drivers holding each account's health down, in words, joined by "; "
+    (for lists and exports). Accounts with nothing below their peers get an empty string."""
+    idx = pd.Index(accounts)
+    if not len(idx):
+        return pd.Series([], dtype="str", index=idx)
+    both = pd.concat([signal_drivers(book, idx)[["account_id", "points", "text"]],
+                      component_drivers(book, idx)[["account_id", "points", "text"]]], ignore_index=True)
+    low = both[both.points < -0.05].sort_values(["account_id", "points"])
+    joined = low.groupby("account_id", sort=False)["text"].agg(lambda t: "; ".join(t.head(top)))
+    return joined.reindex(idx, fill_value="").astype("str")
+
+
+def value_share(book: Book) -> pd.Series:
+    """Per account, the share of engagement_score that comes from value actions (formula above)."""
+    d = signal_drivers(book)
+    points = (d.contribution * d.value_fraction).groupby(d.account_id, sort=False).sum()
+    eng = book.scores["engagement_score"]
+    return (points.reindex(eng.index) / eng.where(eng > 0)).rename("value_share")
+
+
+# ---------------------------------------------------------------- why it moved
+
+
+def why_moved(before: Book, after: Book, account_id: str, *,
+              after_old_profile: Book | None = None) -> pd.DataFrame:
+    """The change in health of one account from ``before`` to ``after``, split per signal and
+    component into ``own``, ``peers`` and ``profile`` (formulas: module docstring).
+
+    ``after_old_profile``: the ``after`` date scored with ``before``'s profile; needed when the
+    two profiles differ (ValueError otherwise). Columns: item, label, before, after, own, peers,
+    profile, change. The ``change`` column adds up to the change in health.
+    """
+    if account_id not in before.scores.index:
+        raise KeyError(f"account {account_id!r} was not active on {before.as_of}: no earlier score to compare")
+    if account_id not in after.scores.index:
+        raise KeyError(f"account {account_id!r} is not active on {after.as_of}")
+    same = _same_profile(before.profile, after.profile)
+    if after_old_profile is None:
+        if not same:
+            raise ValueError("the profiles differ: pass after_old_profile (the later date scored "
+                             "with the earlier profile) to tell the profile change apart")
+        after_old_profile = after
+    a0 = health_contributions(before, pd.Index([account_id])).iloc[0]
+    a1 = health_contributions(after, pd.Index([account_id])).iloc[0]
+    a1_old = health_contributions(after_old_profile, pd.Index([account_id])).iloc[0]
+    hybrid = _hybrid(before, after_old_profile, account_id)
+    ah = health_contributions(hybrid, pd.Index([account_id])).iloc[0]
+    items = list(dict.fromkeys([*a0.index, *a1.index]))
+    labels = {s.name: s.label for s in (*before.profile.signals, *after.profile.signals)}
+    labels.update(COMPONENT_LABELS)
+    get = lambda s, k: float(s.get(k, 0.0))  # noqa: E731 (an item a profile lacks contributes 0)
+    rows = []
+    for k in items:
+        rows.append({"item": k, "label": labels.get(k, k), "before": get(a0, k), "after": get(a1, k),
+                     "own": get(ah, k) - get(a0, k), "peers": get(a1_old, k) - get(ah, k),
+                     "profile": get(a1, k) - get(a1_old, k)})
+    out = pd.DataFrame(rows)
+    out["change"] = out["after"] - out["before"]
+    return out
+
+
+def _same_profile(a: Profile, b: Profile) -> bool:
+    return a.name == b.name and a.version == b.version and a == b
+
+
+def _hybrid(before: Book, after: Book, account_id: str) -> Book:
+    """The ``before`` book with only ``account_id``'s inputs replaced by its ``after`` inputs."""
+    inputs = before.inputs.copy()
+    inputs.loc[account_id] = after.inputs.loc[account_id, inputs.columns]
+    inputs = inputs.astype(before.inputs.dtypes.to_dict())
+    normalised, scores = score_inputs(inputs, before.profile)
+    return Book(before.as_of, before.profile, inputs, normalised, scores, "hybrid", before.catalogue)
+
+
+# ---------------------------------------------------------------- words
+
+
+def _fmt(v: float) -> str:
+    if v is None or not np.isfinite(v):
+        return "no value"
+    if abs(v) >= 100 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.3g}"
+
+
+def _signal_text(r, window: int) -> str:
+    points = f"{r.points:+.1f} points"
+    if not np.isfinite(r.value):
+        return f"{r.label}: no value this window (nothing to divide by): left out, {points}"
+    parts = [f"{r.label}: {_fmt(r.value)} in the last {window} days"]
+    if np.isfinite(r.change):
+        if abs(r.change) < 0.005:
+            parts.append(f"unchanged on the {window} days before")
+        else:
+            parts.append(f"{'up' if r.change > 0 else 'down'} {abs(r.change):.0%} on the {window} days before")
+    elif np.isfinite(r.previous) and r.previous == 0 and r.value > 0:
+        parts.append(f"none in the {window} days before")
+    if np.isfinite(r.peer_median) and r.peer_median > 0:
+        ratio = r.value / r.peer_median
+        if 0.95 <= ratio <= 1.05:
+            parts.append(f"about the peer median ({_fmt(r.peer_median)})")
+        elif ratio < 1:
+            parts.append(f"{ratio:.0%} of the peer median ({_fmt(r.peer_median)})")
+        else:
+            parts.append(f"{ratio:.1f} times the peer median ({_fmt(r.peer_median)})")
+    elif np.isfinite(r.peer_median):
+        parts.append(f"peer median {_fmt(r.peer_median)}")
+    if r.direction == "lower":
+        parts.append("lower is better")
+    return ", ".join(parts) + f": {points}"
+
+
+def _component_text(component: str, row: pd.Series, points: float) -> str:
+    p = f"{points:+.1f} points"
+    if component == "nps":
+        return f"NPS: mean answer {row['nps_mean']:.1f} of 10 from {row['nps_count']:.0f} response(s): {p}"
+    if component == "support":
+        return (f"Support: {row['tickets_open']:.0f} open ticket(s), priority-weighted load "
+                f"{row['tickets_open_weighted']:.1f}: {p}")
+    if component == "financial":
+        n = 0 if not np.isfinite(row["invoices_overdue"]) else row["invoices_overdue"]
+        if n == 0:
+            return f"Invoices: none overdue: {p}"
+        return f"Invoices: {n:.0f} overdue, the oldest {row['days_overdue_max']:.0f} days: {p}"
+    change = row["mrr_now"] / row["mrr_90d_ago"] - 1
+    return f"MRR trend: {'up' if change >= 0 else 'down'} {abs(change):.0%} over 90 days: {p}"
+
+
+__all__ = ["COMPONENT_LABELS", "Explanation", "Normalised", "component_drivers", "explain",
+           "health_contributions", "reasons", "signal_drivers", "value_share", "why_moved"]
