@@ -36,6 +36,22 @@ def _progress(enabled: bool):
     return update, bar.close
 
 
+def _weeks(text: str) -> int:
+    from .history import ALL_WEEKS
+
+    if text == "all":
+        return ALL_WEEKS
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of weeks or 'all'")
+    return int(text)
+
+
+def _history(args: argparse.Namespace) -> bool | int:
+    if args.no_history:
+        return False
+    return True if args.history_weeks is None else args.history_weeks
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from .ingest import import_dir
 
@@ -43,7 +59,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     update, close = _progress(sys.stderr.isatty())
     try:
         result = import_dir(Path(args.dir), db, skip_bad_rows=args.skip_bad_rows, progress=update,
-                            state=paths.state_path(db, args.state), history=not args.no_history)
+                            state=paths.state_path(db, args.state), history=_history(args))
     finally:
         close()
     for w in result.warnings:
@@ -181,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
                    help="load the good rows; write the rejected ones with reasons beside the data file")
     i.add_argument("--no-history", action="store_true",
                    help="skip the weekly score history backfill (run `snapshot` later)")
+    i.add_argument("--history-weeks", type=_weeks, default=None, metavar="N|all",
+                   help="weekly snapshots to backfill, newest first (default 26; 'all' = the data's span)")
     i.set_defaults(run=_cmd_import)
     add_score_commands(sub, common)
 

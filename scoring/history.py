@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 SNAPSHOT_COLUMNS = ("engagement_score", "health_score", "band", "data_confidence", "arr",
                     "expansion_ready")
-MAX_BACKFILL_WEEKS = 26  # half a year of weekly history: enough for trends and movers
+MAX_BACKFILL_WEEKS = 26  # half a year of weekly history by default: trends, movers, churn-risk fit
+ALL_WEEKS = 10_000  # ``--history-weeks all``
 
 
 def resolve_profile(con: "duckdb.DuckDBPyConnection", state: StateStore,
@@ -101,8 +102,10 @@ def snapshot(db: Path, state_path: Path, *, profile_ref: str | None,
     return result["n"], result["profile"], result["as_of"]
 
 
-def weekly_dates(con: "duckdb.DuckDBPyConnection", window_days: int) -> list[dt.date]:
-    """Weekly as-of dates ending on the default as-of date, once a full window of events exists."""
+def weekly_dates(con: "duckdb.DuckDBPyConnection", window_days: int,
+                 weeks: int = MAX_BACKFILL_WEEKS) -> list[dt.date]:
+    """The newest ``weeks`` weekly as-of dates ending on the default as-of date, once a full
+    window of events exists."""
     first, end = con.execute("SELECT min(occurred_at)::DATE, max(occurred_at)::DATE + 1 "
                              "FROM usage_events").fetchone()
     if first is None:
@@ -110,14 +113,16 @@ def weekly_dates(con: "duckdb.DuckDBPyConnection", window_days: int) -> list[dt.
     start = first + dt.timedelta(days=window_days)
     dates = []
     when = end
-    while when >= start and len(dates) < MAX_BACKFILL_WEEKS:
+    while when >= start and len(dates) < weeks:
         dates.append(when)
         when -= dt.timedelta(days=7)
     return sorted(dates)
 
 
-def backfill(con: "duckdb.DuckDBPyConnection", state: StateStore, *, progress=None) -> int:
-    """Snapshot every weekly date that has none for the profile in use; returns dates filled.
+def backfill(con: "duckdb.DuckDBPyConnection", state: StateStore, *, progress=None,
+             weeks: int | None = None) -> int:
+    """Snapshot every weekly date (the newest ``weeks``, default ``MAX_BACKFILL_WEEKS``) that has
+    none for the profile in use; returns dates filled.
 
     First stores the inputs of the default as-of date for the pages (``scoring.current``).
     """
@@ -129,7 +134,8 @@ def backfill(con: "duckdb.DuckDBPyConnection", state: StateStore, *, progress=No
     have = {r[0] for r in con.execute(
         "SELECT DISTINCT as_of FROM score_snapshots WHERE profile = ? AND profile_version = ?",
         [profile.name, version]).fetchall()}
-    todo = [d for d in weekly_dates(con, profile.window_days) if d not in have]
+    todo = [d for d in weekly_dates(con, profile.window_days, MAX_BACKFILL_WEEKS if weeks is None else weeks)
+            if d not in have]
     for i, when in enumerate(todo):
         if progress:
             progress(f"scoring history {when}", i / max(len(todo), 1))

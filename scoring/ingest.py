@@ -81,12 +81,14 @@ def find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
 def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = False,
                progress: Progress | None = None, mark_demo: bool = False,
                fresh: bool = False, state: str | Path | None = None,
-               history: bool = True) -> ImportResult:
+               history: bool | int = True) -> ImportResult:
     """Import every contract file in ``folder`` into the data file ``db``, all or nothing.
 
     With ``history`` (the default), weekly score snapshots are backfilled over the data's span
-    with the profile in use (read from the state store ``state``, default beside ``db``), in
-    the same new file, so the data and its history are swapped in together.
+    (the newest ``MAX_BACKFILL_WEEKS`` weeks; an int chooses how many, 0 none) with the profile
+    in use (read from the state store ``state``, default beside ``db``), and the inputs of the
+    default date are stored for the pages, in the same new file, so the data and its history are
+    swapped in together.
     """
     folder, db = Path(folder), Path(db)
     state_file = Path(state) if state else paths.state_path(db)
@@ -154,8 +156,10 @@ def import_dir(folder: str | Path, db: str | Path, *, skip_bad_rows: bool = Fals
             from .history import backfill
             from .state import StateStore
 
+            weeks = None if history is True else int(history)
             result.history_dates = backfill(
-                con, StateStore(state_file), progress=lambda what, f: say(what, 0.92 + 0.07 * f))
+                con, StateStore(state_file), progress=lambda what, f: say(what, 0.92 + 0.07 * f),
+                weeks=weeks)
         _record_run(con, folder, result, mark_demo)
 
     say("copying the current data", 0.0)

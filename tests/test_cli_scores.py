@@ -119,3 +119,25 @@ def test_import_backfills_weekly_history(demo_db):
     weekly = [d for d in dates if (end - d).days % 7 == 0]
     assert weekly[-1] == end and len(weekly) >= 12
     assert all((b - a).days == 7 for a, b in zip(weekly, weekly[1:]))
+
+
+def test_history_weeks_chooses_how_much_history_an_import_backfills(tmp_path):
+    db = tmp_path / "cs.duckdb"
+    build_demo(db, accounts=120, seed=4)  # writes its inputs to data/demo_inputs beside db
+    folder = db.parent / "demo_inputs"
+    assert (folder / "accounts.parquet").exists()
+
+    def snapshot_dates(path):
+        with duckdb.connect(str(path), read_only=True) as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT as_of FROM score_snapshots ORDER BY 1").fetchall()]
+
+    for weeks, expected in (("3", 3), ("0", 0)):
+        target = tmp_path / f"w{weeks}" / "cs.duckdb"
+        res = cli("import", str(folder), "--db", str(target), "--history-weeks", weeks)
+        assert res.returncode == 0, res.stderr
+        dates = snapshot_dates(target)
+        assert len(dates) == expected
+        if expected:
+            assert dates[-1] == dt.date(2026, 10, 1) and (dates[-1] - dates[0]).days == 7 * (expected - 1)
+    res = cli("import", str(folder), "--db", str(tmp_path / "x" / "cs.duckdb"), "--history-weeks", "lots")
+    assert res.returncode == 2 and "expected a whole number of weeks or 'all'" in res.stderr
