@@ -8,7 +8,10 @@ newest import, rows that import skipped, and its other warnings. Every figure co
 import streamlit as st
 
 from scoring import dataview, store
+from scoring.schema import DIMENSIONS
 from ui.frame import frame, plural, show_finding
+
+AUTHOR = "single-user"  # until sign-in names the person
 
 page = frame("Data")
 
@@ -71,3 +74,34 @@ st.markdown("##### Other warnings of the last import")
 notes = page.query(dataview.import_warnings)
 show_finding(notes, problem=f"The last import reported {plural(notes.count, 'warning')}.",
              fine="The last import reported no other warnings.")
+
+st.subheader("Classify event types")
+st.caption("Dimension and value action of each event type. Value actions (a report generated, a "
+           "workflow automated) count for more than passive ones (a page view, a login). What you "
+           "save here overrides the imported catalogue, survives every import, and re-scores the "
+           "book. Source: imported, app (saved here) or unclassified.")
+_, catalogue = page.profile()
+editable = catalogue[["event_type", "feature", "dimension", "value_action", "source"]].copy()
+editable["dimension"] = editable["dimension"].map(dataview._text)
+edited = st.data_editor(
+    editable, key="classify", hide_index=True, width="stretch", num_rows="fixed",
+    disabled=["event_type", "source"],
+    column_config={"dimension": st.column_config.SelectboxColumn(options=list(DIMENSIONS)),
+                   "value_action": st.column_config.CheckboxColumn("value action"),
+                   "feature": st.column_config.TextColumn(help="Empty: the event type itself")})
+try:
+    changes = dataview.classification_changes(catalogue, edited)
+except ValueError as exc:
+    st.error(str(exc))
+    changes = []
+if st.button(f"Save {plural(len(changes), 'change')}", disabled=not changes, key="save_classes"):
+    page.state.classify_many(changes, author=AUTHOR)
+    st.success(f"Saved {plural(len(changes), 'classification')}; the scores use them from now on.")
+    st.rerun()
+app_saved = sorted(page.state.classifications())
+if app_saved:
+    undo = st.selectbox("Remove an app classification (the imported one applies again)",
+                        ["—"] + app_saved, key="unclassify")
+    if undo != "—" and st.button("Remove", key="remove_class"):
+        page.state.unclassify(undo, author=AUTHOR)
+        st.rerun()

@@ -225,3 +225,38 @@ def import_warnings(ds: DataStore, *, scope: Scope) -> Finding:
     df = ds.df("SELECT detail AS warning FROM import_notes WHERE run_id = ? AND topic = 'import' "
                "ORDER BY detail", [run])
     return Finding(len(df), df)
+
+
+# ---------------------------------------------------------------- the classification editor
+
+
+def classification_changes(before: pd.DataFrame, edited: pd.DataFrame) -> list[tuple[str, str | None, str, bool]]:
+    """The rows of the Data page's editor that differ from the catalogue, as
+    ``(event_type, feature, dimension, value_action)`` for ``StateStore.classify_many``.
+
+    A row counts as changed when its feature, dimension or value action differs; an empty
+    feature means the event type itself. A changed row without a dimension is refused
+    (``ValueError`` naming the event type): a classification needs one.
+    """
+    old = before.set_index("event_type")
+    out = []
+    for row in edited.itertuples(index=False):
+        et = str(row.event_type)
+        feature = _text(row.feature) or et
+        dimension = _text(row.dimension)
+        value = bool(row.value_action)
+        was = old.loc[et]
+        if (feature, dimension, value) == (_text(was["feature"]) or et, _text(was["dimension"]),
+                                           bool(was["value_action"])):
+            continue
+        if not dimension:
+            raise ValueError(f"{et}: choose a dimension before saving its classification")
+        out.append((et, None if feature == et else feature, dimension, value))
+    return out
+
+
+def _text(v: object) -> str:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return ""
+    s = str(v).strip()
+    return "" if s in ("None", "nan") else s

@@ -165,22 +165,42 @@ class StateStore:
     def classify(self, event_type: str, *, feature: str | None, dimension: str,
                  value_action: bool, author: str) -> None:
         """Save (or replace) an app classification and log it, in one transaction."""
+        self.classify_many([(event_type, feature, dimension, value_action)], author=author)
+
+    def classify_many(self, changes: list[tuple[str, str | None, str, bool]], *, author: str) -> None:
+        """Save several classifications ``(event_type, feature, dimension, value_action)`` at once:
+        all of them or, when one is invalid or the transaction fails, none."""
         from .schema import DIMENSIONS
 
-        if dimension not in DIMENSIONS:
-            raise ValueError(f"dimension {dimension!r}: expected one of {', '.join(DIMENSIONS)}")
+        for event_type, _, dimension, _ in changes:
+            if not isinstance(event_type, str) or not event_type:
+                raise ValueError(f"event type {event_type!r}: expected a non-empty name")
+            if dimension not in DIMENSIONS:
+                raise ValueError(f"{event_type}: dimension {dimension!r}, expected one of {', '.join(DIMENSIONS)}")
         at = now_utc()
         with self.transaction() as con:
-            con.execute(
-                "INSERT INTO classifications VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_type) DO UPDATE"
-                " SET feature=excluded.feature, dimension=excluded.dimension,"
-                " value_action=excluded.value_action, author=excluded.author, updated_at=excluded.updated_at",
-                (event_type, feature, dimension, int(value_action), author, at),
-            )
-            con.execute(
-                "INSERT INTO audit_log(at, actor, action, target, detail) VALUES (?, ?, 'classify', ?, ?)",
-                (at, author, event_type, f"{dimension}, {'value' if value_action else 'passive'}"),
-            )
+            for event_type, feature, dimension, value_action in changes:
+                con.execute(
+                    "INSERT INTO classifications VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_type) DO UPDATE"
+                    " SET feature=excluded.feature, dimension=excluded.dimension,"
+                    " value_action=excluded.value_action, author=excluded.author,"
+                    " updated_at=excluded.updated_at",
+                    (event_type, feature or None, dimension, int(bool(value_action)), author, at),
+                )
+                con.execute(
+                    "INSERT INTO audit_log(at, actor, action, target, detail) VALUES (?, ?, 'classify', ?, ?)",
+                    (at, author, event_type, f"{feature or event_type}, {dimension}, "
+                                             f"{'value' if value_action else 'passive'}"),
+                )
+
+    def unclassify(self, event_type: str, *, author: str) -> bool:
+        """Remove the app's classification of ``event_type`` (the imported one applies again)."""
+        with self.transaction() as con:
+            gone = con.execute("DELETE FROM classifications WHERE event_type = ?", (event_type,)).rowcount
+            if gone:
+                con.execute("INSERT INTO audit_log(at, actor, action, target, detail) "
+                            "VALUES (?, ?, 'unclassify', ?, '')", (now_utc(), author, event_type))
+        return bool(gone)
 
     def audit(self, actor: str, action: str, target: str, detail: str = "") -> None:
         with self.transaction() as con:

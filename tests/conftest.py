@@ -22,6 +22,15 @@ ACCOUNT_COLS = ["account_id", "name", "segment", "plan", "region", "csm_owner", 
 EVENT_COLS = ["account_id", "occurred_at", "event_type", "user_id", "quantity"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _readable_page_errors():
+    """The app redacts error details for people (config.toml); tests want the real message."""
+    from streamlit import config
+
+    config.set_option("client.showErrorDetails", "full")
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _no_real_store(monkeypatch):
     monkeypatch.delenv("CS_DB", raising=False)

@@ -43,6 +43,7 @@ PAGES = (("app.py", "Portfolio", ":material/dashboard:"),
          ("pages/3_Account.py", "Account", ":material/person_search:"),
          ("pages/4_Tune_weights.py", "Tune weights", ":material/tune:"),
          ("pages/5_Validation.py", "Validation", ":material/fact_check:"),
+         ("pages/6_How_scores_work.py", "How scores work", ":material/functions:"),
          ("pages/9_Data.py", "Data", ":material/database:"))
 ROOT = Path(__file__).resolve().parent.parent
 
