@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import paths
+from .backup import add_commands as add_backup_commands
 from .cli_scores import add_commands as add_score_commands
 from .errors import DataError
 
@@ -201,6 +202,7 @@ def parser() -> argparse.ArgumentParser:
                    help="weekly snapshots to backfill, newest first (default 26; 'all' = the data's span)")
     i.set_defaults(run=_cmd_import)
     add_score_commands(sub, common)
+    add_backup_commands(sub, common)
 
     pr = sub.add_parser("profiles", help="list, show, import, export or publish weight profiles")
     acts = pr.add_subparsers(dest="action", required=True, metavar="action")
