@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import paths
 from .backup import add_commands as add_backup_commands
 from .cli_scores import add_commands as add_score_commands
+from .cli_validate import add_commands as add_validate_commands
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     i.set_defaults(run=_cmd_import)
     add_score_commands(sub, common)
     add_backup_commands(sub, common)
+    add_validate_commands(sub, common)
 
     pr = sub.add_parser("profiles", help="list, show, import, export or publish weight profiles")
     acts = pr.add_subparsers(dest="action", required=True, metavar="action")

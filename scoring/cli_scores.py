@@ -44,6 +44,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     db = paths.db_path(args.db)
     frame, profile, as_of = scores_for_command(db, paths.state_path(db, args.state),
                                                profile_ref=args.profile, as_of=args.as_of)
+    from .risk import churn_risk_for  # churn within 90 days, fitted on the stored score history
+
+    frame.insert(frame.columns.get_loc("data_confidence") + 1, "churn_risk",
+                 churn_risk_for(db, profile, frame["health_score"].to_numpy()))
     write_table(frame, out)
     print(f"{len(frame):,} accounts scored as of {as_of} with profile {profile.name}"
           f"{'' if profile.version is None else f' version {profile.version}'}: {out}")
