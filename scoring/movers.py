@@ -1,0 +1,174 @@
+"""Score history for the Portfolio page: band mix over time and movers since the last snapshot.
+
+Snapshots (``score_snapshots``) keep what the product said on each as-of date, with the profile
+name and version that said it. Once a new profile version is in use, the backfill of the next
+import stores that version too for dates that already have the old one, so one date may hold
+several versions. **Which snapshot of a date counts**: the one made first (earliest
+``created_at``; on a tie the higher version) — what the product said at the time. The series is
+of one profile name, the one in use; where the version changes from one date to the next the
+page marks it, because a jump there may be the profile's doing, not the customers'.
+
+Movers compare the previous snapshot (the newest one dated before the book's as-of date) with
+the book now. When the previous snapshot was made with another version than the one in use,
+each account's change splits (``split_change``) into customer movement, scored with the old
+profile both times, and the profile change, both profiles on today's data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .portfolio import BANDS, Filters, band_codes, member
+from .scope import Scope
+from .store import DataStore
+
+NOT_IN_SNAPSHOT = "not in snapshot"  # new to the book since (or not active then)
+LEFT_BOOK = "not active now"  # churned since, or no longer active on the as-of date
+
+_PICK = """
+    WITH made AS (
+        SELECT as_of, profile_version, min(created_at) AS made FROM score_snapshots
+        WHERE profile = ? AND as_of <= ? GROUP BY as_of, profile_version),
+    pick AS (
+        SELECT as_of, profile_version FROM made
+        QUALIFY row_number() OVER (PARTITION BY as_of ORDER BY made, profile_version DESC) = 1)"""
+
+
+def band_history(ds: DataStore, *, scope: Scope, profile_name: str, as_of: dt.date,
+                 filters: Filters = Filters()) -> pd.DataFrame:
+    """Per snapshot date up to ``as_of`` (the snapshot made first on each date) and band: the
+    accounts and their ARR, over the accounts the scope and filters select (filters read the
+    accounts' attributes as they are now). Columns: as_of, profile_version, band, accounts, arr."""
+    where, params = scope.account_filter("s.account_id")
+    fsql, fparams = filters.sql(as_of=as_of, alias="a")
+    return ds.df(f"""{_PICK}
+        SELECT s.as_of, s.profile_version, s.band, count(*) AS accounts, sum(s.arr) AS arr
+        FROM score_snapshots s JOIN pick p USING (as_of, profile_version)
+        JOIN accounts a ON a.account_id = s.account_id
+        WHERE s.profile = ? AND {where} AND {fsql}
+        GROUP BY ALL ORDER BY s.as_of, s.band""", [profile_name, as_of, profile_name, *params, *fparams])
+
+
+def band_mix(history: pd.DataFrame) -> pd.DataFrame:
+    """``band_history`` with every band on every date (0 when none) and each band's share of
+    the date's accounts."""
+    if history.empty:
+        return history.assign(share=pd.Series(dtype=float))
+    dates = history[["as_of", "profile_version"]].drop_duplicates()
+    full = dates.merge(pd.DataFrame({"band": list(BANDS)}), how="cross")
+    g = full.merge(history, on=["as_of", "profile_version", "band"], how="left")
+    g[["accounts", "arr"]] = g[["accounts", "arr"]].fillna(0)
+    g["accounts"] = g["accounts"].astype(int)
+    g["share"] = g["accounts"] / g.groupby("as_of")["accounts"].transform("sum")
+    return g.sort_values(["as_of", "band"], key=lambda c: c.map(BANDS.index) if c.name == "band"
+                         else c).reset_index(drop=True)
+
+
+def version_changes(mix: pd.DataFrame) -> pd.DataFrame:
+    """The dates where the profile version differs from the previous snapshot date's."""
+    v = mix[["as_of", "profile_version"]].drop_duplicates().sort_values("as_of")
+    prev = v["profile_version"].shift()
+    changed = v[prev.notna() & (v["profile_version"] != prev)].copy()
+    changed["from_version"] = prev[changed.index].astype(int)
+    return changed.rename(columns={"profile_version": "to_version"}).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    as_of: dt.date
+    profile: str
+    version: int
+    rows: pd.DataFrame  # index account_id: health_score, band, arr
+
+    @property
+    def ref(self) -> str:
+        """How to load the profile that made it (version 0: the built-in default, unsaved)."""
+        return self.profile if self.version == 0 else f"{self.profile}@{self.version}"
+
+
+def in_view(snap: Snapshot, selected: pd.Index) -> Snapshot:
+    """The snapshot's rows of the ``selected`` accounts (the page's filters)."""
+    return Snapshot(snap.as_of, snap.profile, snap.version, snap.rows[member(snap.rows.index, selected)])
+
+
+def previous_snapshot(ds: DataStore, *, scope: Scope, profile_name: str,
+                      before: dt.date) -> Snapshot | None:
+    """The newest snapshot of ``profile_name`` dated before ``before`` (made first on its date)."""
+    where, params = scope.account_filter("s.account_id")
+    last = ds.rows(f"""{_PICK} SELECT as_of, profile_version FROM pick WHERE as_of < ?
+                       ORDER BY as_of DESC LIMIT 1""", [profile_name, before, before])
+    if not last:
+        return None
+    when, version = last[0]
+    rows = ds.df(f"""SELECT s.account_id, s.health_score, s.band, s.arr FROM score_snapshots s
+                     WHERE s.as_of = ? AND s.profile = ? AND s.profile_version = ? AND {where}
+                     ORDER BY s.account_id""", [when, profile_name, version, *params])
+    rows.index = pd.Index(rows.pop("account_id").to_numpy(dtype=object), name="account_id")
+    return Snapshot(when, profile_name, int(version), rows)
+
+
+def _codes(bands: pd.Series, missing: int) -> np.ndarray:
+    codes = band_codes(bands)
+    return np.where(codes < 0, missing, codes)
+
+
+def band_matrix(then: pd.Series, now: pd.Series) -> pd.DataFrame:
+    """Accounts by band then (rows) and band now (columns); accounts in one only get
+    ``NOT_IN_SNAPSHOT`` / ``LEFT_BOOK``. Both Series are bands indexed by account_id."""
+    k = len(BANDS) + 1  # the last row / column: not in the snapshot / not active now
+    t = _codes(then, k - 1)
+    n_of_then = pd.Series(_codes(now, k - 1), index=now.index).reindex(then.index)
+    n = n_of_then.fillna(k - 1).to_numpy(dtype=np.int64)
+    counts = np.bincount(t * k + n, minlength=k * k).reshape(k, k)
+    only_now = _codes(now[~member(now.index, then.index)], k - 1)
+    counts[k - 1] += np.bincount(only_now, minlength=k)
+    return pd.DataFrame(counts, index=pd.Index([*BANDS, NOT_IN_SNAPSHOT], name="band then"),
+                        columns=pd.Index([*BANDS, LEFT_BOOK], name="band now"))
+
+
+def split_change(then_old: pd.Series, now_new: pd.Series,
+                 now_old: pd.Series | None = None) -> pd.DataFrame:
+    """Split each account's score change since the snapshot.
+
+    ``then_old`` = S(then, old profile) (the snapshot), ``now_new`` = S(now, profile in use),
+    ``now_old`` = S(now, old profile), or None when the profile did not change; Series indexed
+    by account_id, over the accounts in both ``then_old`` and ``now_new``. Returns
+    ``total = now_new - then_old``, ``customer = now_old - then_old`` (the customer's movement,
+    one profile throughout) and ``profile = now_new - now_old`` (the profile's doing, same data);
+    customer + profile = total. Without ``now_old`` the whole change is the customer's.
+    """
+    both = pd.concat([then_old.astype(float).rename("t"), now_new.astype(float).rename("n")],
+                     axis=1, join="inner")
+    total = both["n"] - both["t"]
+    if now_old is None:
+        return pd.DataFrame({"customer": total, "profile": 0.0, "total": total}, index=both.index)
+    o = now_old.astype(float).reindex(both.index)
+    return pd.DataFrame({"customer": o - both["t"], "profile": both["n"] - o, "total": total},
+                        index=both.index)
+
+
+def movers(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None) -> pd.DataFrame:
+    """Accounts in both the snapshot and ``now`` (the book's rows in view): name, CSM, ARR, band
+    and health then and now, and the split change; largest drop first."""
+    then = snap.rows[["band", "health_score"]].rename(columns={"band": "band_then",
+                                                               "health_score": "health_then"})
+    out = now[["name", "csm_owner", "arr", "band", "health_score"]].join(then, how="inner")
+    out = out.rename(columns={"band": "band_now", "health_score": "health_now"})
+    parts = split_change(out["health_then"], out["health_now"],
+                         None if now_old is None else now_old.reindex(out.index))
+    out["band_now"] = out["band_now"].astype(str)
+    out["change"] = parts["total"].to_numpy()
+    out["customer_change"] = parts["customer"].to_numpy()
+    out["profile_change"] = parts["profile"].to_numpy()
+    cols = ["name", "csm_owner", "arr", "band_then", "band_now", "health_then", "health_now",
+            "change", "customer_change", "profile_change"]
+    return out[cols].sort_values(["change", "arr"], ascending=[True, False], na_position="last")
+
+
+def biggest_drops(moved: pd.DataFrame, *, limit: int = 20) -> pd.DataFrame:
+    """The ``limit`` largest falls in health (change below 0), largest first."""
+    drops = moved[np.isfinite(moved["change"].to_numpy(dtype=float)) & (moved["change"] < 0)]
+    return drops.head(limit)
