@@ -1,0 +1,482 @@
+"""Outreach lists: which accounts a CSM should call this week, in order, and what to say.
+
+Two lists, one ranking each, used by the pages and by ``python -m scoring export`` alike, so a
+download and a page show the same rows in the same order (a test compares them). Formulas, rules
+and defaults are restated in docs/OUTREACH.md.
+
+- **At risk**: accounts in band ``at_risk``, plus accounts a CSM flagged ``at_risk``, ranked by
+  ``priority = expected ARR at risk x renewal proximity``:
+
+  - expected ARR at risk = ``arr x churn_risk`` where a churn-risk model is fitted
+    (``scoring.risk.fit_churn_risk``); else ``arr x (100 - health_score) / 100``, a stated
+    stand-in (unknown health counts as 50);
+  - renewal proximity = ``1 + max(0, 120 - days_to_renewal) / 120``, days counted from the as-of
+    date; a renewal past due counts as due today (2); no renewal date counts as 1.
+
+- **Expansion**: accounts with ``expansion_ready``, ranked by
+  ``opportunity = arr x seat_utilisation x (1 + usage_growth)``, ``seat_utilisation =
+  active_users / seats``, ``usage_growth = usage / usage_prev - 1``.
+
+Ties go by ``account_id``. Before ranking, alert-fatigue rules hold accounts back: an account
+enters only after staying in the list's band ``min_days_in_band`` days (the stored weekly score
+history says so) or, on the at-risk list, after falling ``min_drop`` points over 30 days;
+flagged accounts skip that rule. Snoozed and dismissed accounts are left out, and so are accounts
+contacted or exported in the last ``recent_days`` days unless ``include_recent``. Then the top
+``limit`` (the CSM's capacity).
+
+Shape: the SQL readers (``read_list_data``) take the ``DataStore`` and the viewer's ``Scope`` and
+bind every value; everything after them is pure (``build_list(book, data, feedback, settings,
+scope=...)``), tested without a store.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .feedback import DISMISS_DROP, Feedback, band_worse
+from .scope import Scope
+
+if TYPE_CHECKING:
+    from .current import Book
+    from .profile import Profile
+    from .store import DataStore
+
+LISTS = {"at-risk": "At risk", "expansion": "Expansion ready"}
+BAND_OF = {"at-risk": "at_risk", "expansion": "healthy"}
+MIN_DAYS_IN_BAND = 14
+MIN_DROP = 10.0
+RECENT_DAYS = 14
+CAPACITY = 25  # the pages' default "I can reach N this week"
+RENEWAL_WINDOW = 120
+CHANGE_DAYS, CHANGE_TOLERANCE = 30, 7
+HORIZON_DAYS = 90
+REASONS_TOP = 3
+
+BASE_COLUMNS = ["rank", "account_id", "crm_id", "name", "csm_owner", "segment", "arr", "renewal_date",
+                "days_to_renewal", "engagement_score", "health_score", "band", "flag", "flag_reason",
+                "churn_risk", "change_30d"]
+RANK_COLUMNS = {"at-risk": ["expected_arr_at_risk", "priority"], "expansion": ["opportunity"]}
+TAIL_COLUMNS = ["seat_utilisation", "usage_growth", "breadth", "reasons", "play", "contact_name",
+                "contact_email"]
+
+
+def columns(kind: str) -> list[str]:
+    """The list's columns, in order (the export writes them so)."""
+    return BASE_COLUMNS + RANK_COLUMNS[kind] + TAIL_COLUMNS
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    """What the viewer asked for; every field has the documented default."""
+
+    kind: str = "at-risk"
+    owner: str | None = None  # a csm_owner value, None for everyone in scope
+    limit: int | None = None  # capacity: the top N, None for all
+    min_days_in_band: int = MIN_DAYS_IN_BAND  # 0 turns the rule off
+    min_drop: float = MIN_DROP
+    recent_days: int = RECENT_DAYS
+    include_recent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in LISTS:
+            raise ValueError(f"list {self.kind!r}: expected one of {', '.join(LISTS)}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit {self.limit}: expected a whole number of at least 1")
+        if self.min_days_in_band < 0 or self.recent_days < 0 or self.min_drop < 0:
+            raise ValueError("min_days_in_band, min_drop and recent_days must be 0 or more")
+
+    def describe(self) -> str:
+        """The filters in words (shown on the page and written into exports)."""
+        band = BAND_OF[self.kind]
+        parts = [f"{LISTS[self.kind]} list", f"owner: {self.owner or 'all'}"]
+        entry = (f"in band {band} for {self.min_days_in_band}+ days" if self.min_days_in_band
+                 else f"in band {band}")
+        if self.kind == "at-risk":
+            if self.min_days_in_band:
+                entry += f" or down {self.min_drop:g}+ points in {CHANGE_DAYS} days"
+            entry += ", plus accounts flagged at_risk"
+        else:
+            entry = "expansion_ready, " + entry
+        parts.append(f"entry: {entry}")
+        left = ["snoozed", "dismissed"]
+        if not self.include_recent and self.recent_days:
+            left.append(f"contacted or exported in the last {self.recent_days} days")
+        parts.append("left out: " + ", ".join(left))
+        parts.append(f"top {self.limit}" if self.limit else "no limit")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ListData:
+    """What a list reads from the data store besides the book (``read_list_data``)."""
+
+    snapshots: pd.DataFrame  # as_of (date), account_id, health_score, band: this profile version
+    renewals: pd.Series  # renewal_date (date or None) by account_id
+    contacts: pd.DataFrame  # index account_id: contact_name, contact_email (primary contact)
+    features_used: pd.Series  # by account_id; empty when the profile has a breadth signal
+    churn: Any = None  # a fitted ChurnRisk (``.predict(health)``), or None
+
+
+@dataclass(frozen=True)
+class OutreachList:
+    """One list as shown and exported: rows in rank order, and how they were made."""
+
+    settings: ListSettings
+    rows: pd.DataFrame
+    as_of: dt.date
+    profile: str
+    profile_version: int | None
+    notes: tuple[str, ...]
+    held_back: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return self.rows["account_id"].tolist()
+
+
+# ---------------------------------------------------------------- the formulas
+
+
+def renewal_proximity(days_to_renewal: pd.Series | np.ndarray) -> np.ndarray:
+    """``1 + max(0, 120 - days) / 120``, past due counting as 0 days; unknown gives 1."""
+    d = np.asarray(days_to_renewal, dtype=np.float64)
+    p = 1.0 + np.maximum(0.0, RENEWAL_WINDOW - np.maximum(d, 0.0)) / RENEWAL_WINDOW
+    return np.where(np.isnan(d), 1.0, p)
+
+
+def expected_arr_at_risk(arr, health, churn_risk) -> np.ndarray:
+    """``arr x churn_risk``; where the risk is unknown, ``arr x (100 - health) / 100`` (health
+    unknown: 50)."""
+    arr = np.nan_to_num(np.asarray(arr, dtype=np.float64))
+    h = np.nan_to_num(np.asarray(health, dtype=np.float64), nan=50.0)
+    r = np.asarray(churn_risk, dtype=np.float64)
+    return arr * np.where(np.isnan(r), (100.0 - h) / 100.0, r)
+
+
+def priority(arr, health, churn_risk, days_to_renewal) -> np.ndarray:
+    """The at-risk ranking: expected ARR at risk x renewal proximity."""
+    return expected_arr_at_risk(arr, health, churn_risk) * renewal_proximity(days_to_renewal)
+
+
+def opportunity(arr, seat_utilisation, usage_growth) -> np.ndarray:
+    """The expansion ranking: ``arr x seat_utilisation x (1 + usage_growth)`` (unknown parts: 0)."""
+    a = np.nan_to_num(np.asarray(arr, dtype=np.float64))
+    u = np.nan_to_num(np.asarray(seat_utilisation, dtype=np.float64))
+    g = np.nan_to_num(np.asarray(usage_growth, dtype=np.float64))
+    return a * u * (1.0 + g)
+
+
+def change_over_30_days(health: pd.Series, snapshots: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Health now minus health in the account's snapshot nearest to ``as_of - 30`` days (within
+    7 days of it; the earlier one on a tie); NaN without such a snapshot."""
+    target = pd.Timestamp(as_of - dt.timedelta(days=CHANGE_DAYS))
+    s = snapshots[["as_of", "account_id", "health_score"]].copy()
+    s["gap"] = (pd.to_datetime(s["as_of"]) - target).dt.days
+    s = s[(s["gap"].abs() <= CHANGE_TOLERANCE) & s["health_score"].notna()]
+    s = s.assign(dist=s["gap"].abs()).sort_values(["account_id", "dist", "gap"], kind="stable")
+    then = s.drop_duplicates("account_id").set_index("account_id")["health_score"]
+    return (health - then.reindex(health.index)).rename("change_30d")
+
+
+def stayed_in_band(accounts: pd.Index, snapshots: pd.DataFrame, band: str, as_of: dt.date,
+                   days: int) -> tuple[pd.Series, str | None]:
+    """Per account: in ``band`` in every stored snapshot from the newest one at least ``days``
+    before ``as_of`` (the anchor) up to ``as_of``. With no snapshot that far back the rule cannot
+    apply: every account passes, and the note says so."""
+    if days <= 0:
+        return pd.Series(True, index=accounts), None
+    dates = pd.to_datetime(snapshots["as_of"]) if len(snapshots) else pd.Series([], dtype="datetime64[ns]")
+    cutoff = pd.Timestamp(as_of - dt.timedelta(days=days))
+    before = dates[dates <= cutoff]
+    if before.empty:
+        return (pd.Series(True, index=accounts),
+                f"no score history {days} days back for this profile version: the {days}-day rule is off")
+    anchor = before.max()
+    window = snapshots[(dates >= anchor) & (dates < pd.Timestamp(as_of))]
+    on_anchor = set(window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"])
+    off_band = set(window.loc[window["band"].astype("str") != band, "account_id"])
+    ok = [a in on_anchor and a not in off_band for a in accounts]
+    return pd.Series(ok, index=accounts, dtype=bool), None
+
+
+def dismissal_holds(feedback: Feedback, account_id: str, band_now: str, health_now: float) -> bool:
+    """A dismissal within its 90 days still holds unless the band got worse than when it was
+    dismissed or health fell ``DISMISS_DROP`` points or more below it."""
+    d = feedback.dismissed.get(account_id)
+    if d is None:
+        return False
+    if band_worse(band_now, d.band_then):
+        return False
+    then = feedback.dismissed_health.get(account_id)
+    if then is not None and np.isfinite(health_now) and health_now <= then - DISMISS_DROP:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- plays
+
+
+def _pct(x: float) -> str:
+    return f"{abs(x) * 100:.0f}%"
+
+
+def _renewal(d: float) -> str:
+    return "Renewal due now" if d <= 0 else f"Renewal in {d:.0f} days"
+
+
+def _f(r: dict, key: str) -> float:
+    v = r.get(key)
+    return math.nan if v is None or pd.isna(v) else float(v)
+
+
+# (name, condition, text): first match wins; docs/OUTREACH.md has the same table.
+PLAY_RULES: list[tuple[str, Callable[[dict], bool], Callable[[dict], str]]] = [
+    ("flag disagrees",
+     lambda r: (r.get("flag") == "at_risk" and r.get("band") in ("healthy", "watch"))
+     or (r.get("flag") == "healthy" and r.get("band") == "at_risk"),
+     lambda r: f"CSM flag {r['flag']} but the score says {r['band']}: compare notes with the owner first"),
+    ("overdue invoice", lambda r: _f(r, "days_overdue_max") >= 30,
+     lambda r: f"Invoice {_f(r, 'days_overdue_max'):.0f} days overdue: settle billing with finance first"),
+    ("renewal and usage down", lambda r: _f(r, "days_to_renewal") <= 60 and _f(r, "usage_growth") <= -0.25,
+     lambda r: f"{_renewal(_f(r, 'days_to_renewal'))}, usage down {_pct(_f(r, 'usage_growth'))}: "
+               "executive check-in"),
+    ("health falling", lambda r: _f(r, "change_30d") <= -15,
+     lambda r: f"Health down {abs(_f(r, 'change_30d')):.0f} points in 30 days: call to find out what changed"),
+    ("support load", lambda r: _f(r, "tickets_open_weighted") >= 4,
+     lambda r: f"Support load {_f(r, 'tickets_open_weighted'):.0f} ({_f(r, 'tickets_open'):.0f} open "
+               "ticket(s), weighted by priority): review them with support, then call"),
+    ("seats full and growing", lambda r: _f(r, "seat_utilisation") >= 0.9 and _f(r, "usage_growth") >= 0.1,
+     lambda r: f"Seats {_pct(_f(r, 'seat_utilisation'))} used and usage up {_pct(_f(r, 'usage_growth'))}: "
+               "expansion conversation"),
+    ("renewal near", lambda r: _f(r, "days_to_renewal") <= 90,
+     lambda r: f"{_renewal(_f(r, 'days_to_renewal'))}: renewal review of the value delivered"),
+    ("usage down", lambda r: _f(r, "usage_growth") <= -0.25,
+     lambda r: f"Usage down {_pct(_f(r, 'usage_growth'))}: re-engagement session on what they use less"),
+]
+FALLBACK_PLAY = {"healthy": "Growth check-in: ask about team growth and new use cases",
+                 None: "Health check-in call: walk through the top reasons"}
+
+
+def suggest_play(row: dict) -> str:
+    """The first play rule that matches the row, else the fallback (by band)."""
+    for _name, test, text in PLAY_RULES:
+        if test(row):
+            return text(row)
+    return FALLBACK_PLAY["healthy" if row.get("band") == "healthy" else None]
+
+
+# ---------------------------------------------------------------- the list
+
+
+def owners(book: "Book", scope: Scope) -> list[str]:
+    """The CSM owners of the accounts the viewer sees, sorted (the pages' picker, the CLI's check)."""
+    return sorted(book.visible(scope)["csm_owner"].dropna().astype("str").unique().tolist())
+
+
+def account_url(account_id: str, name: object) -> str:
+    """The Account page's address for one account (``/Account?account=<id>``); the name follows
+    ``#`` so a link column can show it (the id when there is no name)."""
+    from urllib.parse import quote
+
+    text = account_id if name is None or (isinstance(name, float) and math.isnan(name)) or name == "" else name
+    return f"/Account?account={quote(str(account_id), safe='')}#{quote(str(text), safe='')}"
+
+
+def _breadth(book: "Book", data: ListData) -> tuple[pd.Series, str]:
+    sig = next((s for s in book.profile.signals if s.dimension == "breadth"), None)
+    if sig is not None:
+        return book.inputs[sig.name], f"breadth: {sig.label} (signal {sig.name})"
+    return (data.features_used.reindex(book.inputs.index),
+            f"breadth: features used in the last {book.profile.window_days} days")
+
+
+def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListSettings, *,
+               scope: Scope) -> OutreachList:
+    """The ranked list for ``settings``, as the viewer with ``scope`` may see it (pure)."""
+    kind, band = settings.kind, BAND_OF[settings.kind]
+    rows = book.visible(scope)
+    if settings.owner is not None:
+        rows = rows[rows["csm_owner"] == settings.owner]
+    inputs = book.inputs.loc[rows.index]
+    flags = feedback.flags.reindex(rows.index)
+    notes: list[str] = []
+    held: dict[str, int] = {}
+
+    df = pd.DataFrame(index=rows.index)
+    for c in ("crm_id", "name", "csm_owner", "segment", "arr", "engagement_score", "health_score"):
+        df[c] = rows[c]
+    df["band"] = rows["band"].astype("str")
+    for c, src in (("flag", "flag"), ("flag_reason", "reason")):  # text: None when there is no flag
+        df[c] = flags[src].astype(object).where(flags[src].notna(), None)
+    renew = pd.to_datetime(data.renewals.reindex(rows.index))
+    df["renewal_date"] = renew.dt.date.where(renew.notna(), None)
+    df["days_to_renewal"] = (renew - pd.Timestamp(book.as_of)).dt.days.astype("float64")
+    churn = data.churn.predict(df["health_score"].to_numpy()) if data.churn is not None else \
+        np.full(len(df), np.nan)
+    df["churn_risk"] = churn
+    notes.append(f"churn_risk: {data.churn.describe()}" if data.churn is not None and hasattr(data.churn, "describe")
+                 else "churn_risk: no churn-risk model (not enough score history): expected ARR at risk "
+                      "uses arr x (100 - health_score) / 100 instead")
+    df["change_30d"] = change_over_30_days(df["health_score"], data.snapshots, book.as_of)
+    seats = inputs["seats"].where(inputs["seats"] > 0)
+    df["seat_utilisation"] = inputs["active_users"] / seats
+    prev = inputs["usage_prev"].where(inputs["usage_prev"] > 0)
+    df["usage_growth"] = inputs["usage"] / prev - 1.0
+    breadth, breadth_note = _breadth(book, data)
+    df["breadth"] = breadth.reindex(df.index).astype("float64")
+    notes.append(breadth_note)
+    for c in ("tickets_open", "tickets_open_weighted", "days_overdue_max"):
+        df[c] = inputs[c]
+
+    # who is a candidate, and who enters past the alert-fatigue rule
+    flagged = df["flag"].eq("at_risk")
+    if kind == "at-risk":
+        in_band = df["band"].eq(band)
+        candidates = in_band | flagged
+    else:
+        in_band = rows["expansion_ready"].fillna(False).astype(bool)
+        candidates = in_band
+    stays, note = stayed_in_band(df.index, data.snapshots, band, book.as_of, settings.min_days_in_band)
+    if note:
+        notes.append(note)
+    enters = stays
+    if kind == "at-risk" and settings.min_days_in_band and note is None:
+        enters = stays | (df["change_30d"] <= -settings.min_drop).fillna(False)
+    passes = candidates & (enters | (flagged if kind == "at-risk" else False))
+    held["not yet long enough in the band"] = int((candidates & ~passes).sum())
+    df = df[passes]
+
+    # feedback: snoozed, dismissed, recently touched
+    snoozed = df.index.isin(list(feedback.snoozed))
+    dismissed = np.array([dismissal_holds(feedback, a, b, h) for a, b, h in
+                          zip(df.index, df["band"], df["health_score"])], dtype=bool)
+    recent = np.zeros(len(df), dtype=bool)
+    if not settings.include_recent and settings.recent_days:
+        since = feedback.today - dt.timedelta(days=settings.recent_days)
+        recent = np.array([feedback.last_touched.get(a, dt.date.min) > since for a in df.index], dtype=bool)
+    held["snoozed"] = int(snoozed.sum())
+    held["dismissed"] = int((dismissed & ~snoozed).sum())
+    held["contacted or exported recently"] = int((recent & ~snoozed & ~dismissed).sum())
+    df = df[~(snoozed | dismissed | recent)]
+
+    # rank
+    if kind == "at-risk":
+        df["expected_arr_at_risk"] = expected_arr_at_risk(df["arr"], df["health_score"], df["churn_risk"])
+        df["priority"] = priority(df["arr"], df["health_score"], df["churn_risk"], df["days_to_renewal"])
+        key = "priority"
+    else:
+        df["opportunity"] = opportunity(df["arr"], df["seat_utilisation"], df["usage_growth"])
+        key = "opportunity"
+    df = df.rename_axis("account_id").reset_index()
+    df = df.sort_values([key, "account_id"], ascending=[False, True], kind="stable")
+    if settings.limit is not None:
+        held["over capacity"] = max(0, len(df) - settings.limit)
+        df = df.head(settings.limit)
+    df = df.reset_index(drop=True)
+    df.insert(0, "rank", np.arange(1, len(df) + 1, dtype=np.int64))
+
+    # words and contacts, for the rows shown only
+    from .explain import reasons
+
+    df["reasons"] = reasons(book, pd.Index(df["account_id"]), top=REASONS_TOP).to_numpy() if len(df) else []
+    df["play"] = [suggest_play(r) for r in df.to_dict("records")]
+    contacts = data.contacts.reindex(df["account_id"])
+    df["contact_name"] = contacts["contact_name"].to_numpy() if len(df) else []
+    df["contact_email"] = contacts["contact_email"].to_numpy() if len(df) else []
+    out = df[columns(kind)].astype({"account_id": "str", "rank": "int64"})
+    return OutreachList(settings, out, book.as_of, book.profile.name, book.profile.version,
+                        tuple(notes), held)
+
+
+# ---------------------------------------------------------------- readers (SQL, scoped, bound)
+
+
+def lookback(settings_days: int) -> int:
+    """Days of score history a list reads: enough for the N-day rule's anchor and the 30-day change."""
+    return max(settings_days, CHANGE_DAYS + CHANGE_TOLERANCE) + 35
+
+
+def read_snapshots(ds: "DataStore", *, scope: Scope, profile: str, version: int,
+                   since: dt.date, until: dt.date) -> pd.DataFrame:
+    """Stored scores of one profile version with ``since <= as_of < until``, visible accounts."""
+    where, params = scope.account_filter()
+    cols = ["as_of", "account_id", "health_score", "band"]
+    if "score_snapshots" not in ds.tables():
+        return pd.DataFrame({c: [] for c in cols})
+    return ds.df("SELECT as_of, account_id, health_score, band FROM score_snapshots "
+                 "WHERE profile = ? AND profile_version = ? AND as_of >= ? AND as_of < ? AND " + where +
+                 " ORDER BY as_of, account_id", [profile, version, since, until, *params])
+
+
+def read_renewals(ds: "DataStore", *, scope: Scope) -> pd.Series:
+    where, params = scope.account_filter()
+    df = ds.df("SELECT account_id, renewal_date FROM accounts WHERE " + where, params)
+    return df.set_index("account_id")["renewal_date"]
+
+
+def read_contacts(ds: "DataStore", *, scope: Scope) -> pd.DataFrame:
+    """Each account's primary contact: ``is_primary`` first, then by name and email; empty when
+    there is no contacts table."""
+    empty = pd.DataFrame({"contact_name": pd.Series(dtype="str"), "contact_email": pd.Series(dtype="str")},
+                         index=pd.Index([], dtype="str", name="account_id"))
+    if "contacts" not in ds.tables():
+        return empty
+    where, params = scope.account_filter()
+    df = ds.df("SELECT account_id, name AS contact_name, email AS contact_email FROM ("
+               " SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY coalesce(is_primary, false) DESC,"
+               " name NULLS LAST, email NULLS LAST) AS n FROM contacts WHERE " + where + ") WHERE n = 1",
+               params)
+    return df.set_index("account_id") if len(df) else empty
+
+
+def read_features_used(ds: "DataStore", *, scope: Scope, as_of: dt.date, window_days: int,
+                       catalogue: pd.DataFrame) -> pd.Series:
+    """Distinct features used per account in the window ``[as_of - window, as_of)`` (breadth for
+    profiles without a breadth signal); the catalogue maps event types to features."""
+    where, params = scope.account_filter("e.account_id")
+    start = dt.datetime.combine(as_of - dt.timedelta(days=window_days), dt.time())
+    df = ds.df("WITH cat AS (SELECT unnest(?::VARCHAR[]) AS event_type, unnest(?::VARCHAR[]) AS feature) "
+               "SELECT e.account_id, count(DISTINCT coalesce(cat.feature, e.event_type)) AS n "
+               "FROM usage_events AS e LEFT JOIN cat USING (event_type) "
+               "WHERE e.occurred_at >= ? AND e.occurred_at < ? AND " + where + " GROUP BY e.account_id",
+               [catalogue["event_type"].astype("str").tolist(),
+                catalogue["feature"].fillna(catalogue["event_type"]).astype("str").tolist(),
+                start, dt.datetime.combine(as_of, dt.time()), *params])
+    return df.set_index("account_id")["n"].astype("float64")
+
+
+def fit_churn(ds: "DataStore", profile: "Profile", horizon: int = HORIZON_DAYS):
+    """The churn-risk model for ``profile`` (``scoring.risk``), or None when the module is absent
+    or there is too little history: the lists then use the stand-in."""
+    try:
+        from .risk import fit_churn_risk
+    except ImportError:
+        return None
+    with ds.cursor() as con:
+        return fit_churn_risk(con, profile, horizon=horizon)
+
+
+def read_list_data(ds: "DataStore", *, scope: Scope, profile: "Profile", as_of: dt.date,
+                   catalogue: pd.DataFrame, history_days: int = MIN_DAYS_IN_BAND) -> ListData:
+    """Everything ``build_list`` needs from the store for one profile and date."""
+    snaps = read_snapshots(ds, scope=scope, profile=profile.name, version=profile.version or 0,
+                           since=as_of - dt.timedelta(days=lookback(history_days)), until=as_of)
+    has_breadth = any(s.dimension == "breadth" for s in profile.signals)
+    features = (pd.Series([], dtype="float64") if has_breadth else
+                read_features_used(ds, scope=scope, as_of=as_of, window_days=profile.window_days,
+                                   catalogue=catalogue))
+    return ListData(snaps, read_renewals(ds, scope=scope), read_contacts(ds, scope=scope), features,
+                    fit_churn(ds, profile))
+
+
+__all__ = ["BAND_OF", "account_url", "CAPACITY", "LISTS", "ListData", "ListSettings", "OutreachList", "PLAY_RULES",
+           "build_list", "change_over_30_days", "columns", "dismissal_holds", "expected_arr_at_risk",
+           "fit_churn", "opportunity", "owners", "priority", "read_contacts", "read_features_used",
+           "read_list_data", "read_renewals", "read_snapshots", "renewal_proximity", "stayed_in_band",
+           "suggest_play"]
