@@ -29,7 +29,7 @@ def test_signal_table_states_what_each_signal_counts_and_its_share_after_the_cap
     assert table.loc["reports_generated", "share"] == pytest.approx(0.25)
     assert table["share"].sum() == pytest.approx(1.0)
     rules = describe.rules(dataclasses.replace(p, expansion=Expansion(0.8, 0.2)))
-    assert "at_risk: health below 40" in rules["bands"]
+    assert "at_risk: health below 55; watch: 55 to below 70" in rules["bands"]
     assert "at least 80%" in rules["expansion"] and "at least 20%" in rules["expansion"]
 
 
