@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from scoring import account, explain, feedback
+from ui.auth import current_viewer
 from ui.frame import frame, plain
 
-AUTHOR = "single-user"  # who saves feedback, until sign-in arrives and names the viewer
 NUM = st.column_config.NumberColumn(format="%.1f")
 PCT = st.column_config.NumberColumn(format="percent")
 
@@ -181,7 +181,7 @@ if (dismissed := said.dismissed.get(account_id)) is not None:
 def save(action, done: str, **kw) -> None:
     """Run one feedback action; a rule it breaks (empty reason, past date) is shown, nothing saved."""
     try:
-        action(page.state, account_id, author=AUTHOR, **kw)
+        action(page.state, account_id, author=current_viewer().email, **kw)
     except ValueError as exc:
         st.error(plain(exc))
     else:

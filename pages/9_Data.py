@@ -9,9 +9,9 @@ import streamlit as st
 
 from scoring import dataview, store
 from scoring.schema import DIMENSIONS
+from ui.auth import current_viewer
 from ui.frame import frame, plural, show_finding
 
-AUTHOR = "single-user"  # until sign-in names the person
 
 page = frame("Data")
 
@@ -76,6 +76,10 @@ show_finding(notes, problem=f"The last import reported {plural(notes.count, 'war
              fine="The last import reported no other warnings.")
 
 st.subheader("Classify event types")
+viewer = current_viewer()
+if not viewer.can("classify_events"):
+    st.info("Classifying event types is for CS ops; ask one if a classification looks wrong.")
+    st.stop()
 st.caption("Dimension and value action of each event type. Value actions (a report generated, a "
            "workflow automated) count for more than passive ones (a page view, a login). What you "
            "save here overrides the imported catalogue, survives every import, and re-scores the "
@@ -95,7 +99,7 @@ except ValueError as exc:
     st.error(str(exc))
     changes = []
 if st.button(f"Save {plural(len(changes), 'change')}", disabled=not changes, key="save_classes"):
-    page.state.classify_many(changes, author=AUTHOR)
+    page.state.classify_many(changes, author=viewer.email)
     st.success(f"Saved {plural(len(changes), 'classification')}; the scores use them from now on.")
     st.rerun()
 app_saved = sorted(page.state.classifications())
@@ -103,5 +107,5 @@ if app_saved:
     undo = st.selectbox("Remove an app classification (the imported one applies again)",
                         ["—"] + app_saved, key="unclassify")
     if undo != "—" and st.button("Remove", key="remove_class"):
-        page.state.unclassify(undo, author=AUTHOR)
+        page.state.unclassify(undo, author=viewer.email)
         st.rerun()

@@ -29,6 +29,7 @@ from scoring.profile import Profile
 from scoring.scope import Scope
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
+from ui.auth import current_viewer, gate, show_viewer
 from ui.source import open_store
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ PAGES = (("app.py", "Portfolio", ":material/dashboard:"),
          ("pages/4_Tune_weights.py", "Tune weights", ":material/tune:"),
          ("pages/5_Validation.py", "Validation", ":material/fact_check:"),
          ("pages/6_How_scores_work.py", "How scores work", ":material/functions:"),
+         ("pages/8_Audit.py", "Audit log", ":material/history:"),
          ("pages/9_Data.py", "Data", ":material/database:"))
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,8 +135,9 @@ def _swap_hook(ds: DataStore) -> None:
 
 
 def viewer_scope() -> Scope:
-    """The accounts this viewer may see (everyone's until sign-in arrives)."""
-    return Scope.everyone()
+    """The accounts this viewer may see: the signed-in viewer's scope (``ui.auth``), or
+    everyone's in single-user mode."""
+    return current_viewer().scope
 
 
 def profile_in_use(state: StateStore) -> str:
@@ -153,8 +156,10 @@ def profile_in_use(state: StateStore) -> str:
 def frame(title: str, *, profile: str | None = None) -> Page:
     """Set up the page, draw the menu, the title and the banner, and return this rerun's data."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", layout="wide")
+    viewer = gate()  # sign-in: stops the page here unless this viewer may see data
     _menu()
     st.title(title)
+    show_viewer(viewer)
     ds = open_store()
     scope = viewer_scope()
     page = Page(ds, scope, _query(ds, scope, dataview.data_facts))
