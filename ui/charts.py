@@ -17,7 +17,10 @@ import plotly.graph_objects as go
 
 from scoring.portfolio import BAND_LABELS, BANDS
 
-BAND_COLORS = {"at_risk": "#d62728", "watch": "#ff9f1c", "healthy": "#2ca02c", "new": "#8c8c8c"}
+# Okabe-Ito colours (told apart with every common colour-vision deficiency), and a bar pattern
+# per band so a band never rests on colour alone; legends and hovers name the band too.
+BAND_COLORS = {"at_risk": "#D55E00", "watch": "#E69F00", "healthy": "#0072B2", "new": "#999999"}
+BAND_PATTERNS = {"at_risk": "x", "watch": "/", "healthy": "", "new": "."}
 ACCOUNT_PAGE = "Account"  # URL path of pages/3_Account.py (Streamlit drops the "3_" prefix)
 # LinkColumn(display_text=...) shows the first capture group, URL-decoded: the name after "#".
 ACCOUNT_LINK_TEXT = "#(.*)$"
@@ -61,7 +64,8 @@ def health_histogram(bins: pd.DataFrame, *, width: int = 5) -> go.Figure:
     for band in BANDS:
         b = bins[bins["band"] == band]
         fig.add_bar(x=b["bin_start"] + width / 2, y=b["accounts"], width=width, name=BAND_LABELS[band],
-                    marker_color=BAND_COLORS[band], customdata=[f"{x}–{x + width}" for x in b["bin_start"]],
+                    marker_color=BAND_COLORS[band], marker_pattern_shape=BAND_PATTERNS[band],
+                    customdata=[f"{x}–{x + width}" for x in b["bin_start"]],
                     hovertemplate="health %{customdata}: %{y} accounts<extra>" + BAND_LABELS[band]
                     + "</extra>")
     fig.update_xaxes(range=[0, 100])
@@ -73,6 +77,7 @@ def arr_by_band(bands: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=[BAND_LABELS[b] for b in bands.index], y=bands["arr"],
         marker_color=[BAND_COLORS[b] for b in bands.index],
+        marker_pattern_shape=[BAND_PATTERNS[b] for b in bands.index],
         text=[f"{s:.0%}" for s in bands["share_arr"]], textposition="auto",
         hovertemplate="%{x}: ARR %{y:,.0f}<extra></extra>"))
     return _layout(fig, title="ARR by band", x="band", y="ARR", barmode=None)
@@ -84,7 +89,7 @@ def band_mix_bars(table: pd.DataFrame, *, by_label: str) -> go.Figure:
     fig = go.Figure()
     for band in BANDS:
         fig.add_bar(y=labels, x=table[f"share_{band}"], orientation="h", name=BAND_LABELS[band],
-                    marker_color=BAND_COLORS[band],
+                    marker_color=BAND_COLORS[band], marker_pattern_shape=BAND_PATTERNS[band],
                     hovertemplate="%{y}: %{x:.0%}<extra>" + BAND_LABELS[band] + "</extra>")
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(autorange="reversed")
@@ -99,6 +104,7 @@ def renewal_pipeline(pipeline: pd.DataFrame) -> go.Figure:
     for band in BANDS:
         b = pipeline[pipeline["band"] == band]
         fig.add_bar(x=b["bucket"], y=b["arr"], name=BAND_LABELS[band], marker_color=BAND_COLORS[band],
+                    marker_pattern_shape=BAND_PATTERNS[band],
                     customdata=b["accounts"],
                     hovertemplate="%{x}: ARR %{y:,.0f} in %{customdata} accounts<extra>"
                     + BAND_LABELS[band] + "</extra>")
