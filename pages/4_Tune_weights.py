@@ -1,0 +1,202 @@
+"""Tune weights (CS ops): re-weight a saved profile and see at once what it would change.
+
+Every move re-scores the book with one matrix-vector product (``scores.whatif`` on a matrix
+prepared once per setting, ``ui.backtest``) and the past dates with ``validate.quick_figures``:
+the same numbers ``python -m scoring validate`` gives for those weights. The proposal lives in the
+URL (``scoring.tuning``), so a link reopens it exactly. docs/DASHBOARD.md defines every figure.
+"""
+import datetime as dt
+
+import streamlit as st
+
+from scoring import profiles, tuning
+from scoring.errors import DataError
+from scoring.portfolio import BAND_LABELS
+from scoring.profile import DIRECTIONS
+from scoring.scores import effective_shares
+from scoring.validate import quick_figures
+from ui import backtest as bk
+from ui import charts
+from ui.auth import require_permission
+from ui.frame import frame, plain
+
+page = frame("Tune weights")
+if page.facts.as_of is None:
+    st.info("No usage events yet, so there is nothing to tune.", icon=":material/info:")
+    st.stop()
+latest = page.facts.as_of.date()
+ch = bk.choices(page.state)
+ss, url = st.session_state, st.query_params.to_dict()
+if tuning.BASE not in ss or tuning.link_changed(url, ss.get("_tw_written")):
+    # the session's first visit, or a link opened over it: the link decides, else the defaults
+    ss[tuning.BASE] = url[tuning.BASE] if url.get(tuning.BASE) in ch.refs else ch.default
+    ss[tuning.AS_OF], problem = tuning.read_as_of(url, latest, latest=latest)
+    ss["_tw_seeded"], ss["_tw_link"] = None, True
+    if url.get(tuning.BASE) not in (None, *ch.refs):
+        problem = f"the profile {url[tuning.BASE]} is not saved here; showing {ch.default}"
+    if problem:
+        st.warning(f"From the link: {plain(problem)}", icon=":material/link_off:")
+
+left, right = st.columns([3, 1])
+base_ref = left.selectbox("Base profile", ch.refs, key=tuning.BASE, format_func=ch.labels.get,
+                          help="A saved version (NAME@N) or the built-in default. Default: the published one.")
+as_of = right.date_input("As of", key=tuning.AS_OF, min_value=dt.date(2000, 1, 1), max_value=latest,
+                         format="YYYY-MM-DD",
+                         help="The book is scored with what was known before this date.")
+try:
+    base, cat = page.profile(base_ref)
+except DataError as exc:
+    st.error(f"The profile {plain(base_ref)} cannot be loaded: {plain(exc)}", icon=":material/error:")
+    st.stop()
+start = tuning.proposal_of(base, base_ref, as_of)
+if ss["_tw_seeded"] != base_ref:  # a new base: its values (or, on the first visit, the link's)
+    values, problems = tuning.from_params(url, start) if ss["_tw_link"] else (start, [])
+    ss.update({k: v for k, v in tuning.widget_values(values).items() if k not in (tuning.BASE, tuning.AS_OF)})
+    ss["_tw_seeded"], ss["_tw_link"] = base_ref, False
+    for p in problems:
+        st.warning(f"From the link, ignored: {plain(p)}", icon=":material/link_off:")
+
+st.subheader("Signal weights", divider="gray")
+share_slots = {}
+for s in base.signals:
+    c = st.columns([4, 1.3, 1.3, 1.4], vertical_alignment="bottom")
+    c[0].slider(plain(s.label), 0.0, tuning.WEIGHT_MAX, step=0.5, key=tuning.WEIGHT + s.name)
+    grid = s.normalisation.method not in tuning.TUNABLE_METHODS
+    c[1].selectbox("direction", DIRECTIONS, key=tuning.DIRECTION + s.name, disabled=grid,
+                   help="A grid's points say how good each range is, so direction does not apply." if grid else None)
+    if grid:
+        c[2].caption("normalisation: grid, as written")
+    else:
+        c[2].selectbox("normalisation", tuning.TUNABLE_METHODS, key=tuning.METHOD + s.name)
+    share_slots[s.name] = c[3].empty()
+b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+b1.number_input("at_risk below", 0.0, 100.0, step=1.0, key=tuning.AT_RISK)
+b2.number_input("healthy from", 0.0, 100.0, step=1.0, key=tuning.HEALTHY)
+with b3.expander("Health component weights (optional)"):
+    for comp in start.health_weights:
+        st.number_input(comp, min_value=0.0, step=5.0, key=tuning.HEALTH + comp)
+
+proposal = tuning.from_widgets(ss.to_dict(), start)
+proposed = tuning.proposed_profile(base, proposal)
+ss["_tw_written"] = tuning.to_params(proposal)
+bk.sync_url(ss["_tw_written"])
+try:
+    profiles.validate(proposed)
+    problems = []
+except DataError as exc:
+    problems = getattr(exc, "problems", [str(exc)])
+weights = list(proposal.weights.values())
+total = sum(weights)
+if total > 0:
+    shares = effective_shares(weights, base.max_signal_share)
+    for (name, w), share in zip(proposal.weights.items(), shares):
+        capped = " (capped)" if share < w / total - 1e-9 else ""
+        share_slots[name].caption(f"share {share:.1%}{capped}")
+st.caption(f"Total weight {total:g}. Weights are relative: a signal's share of engagement is its weight "
+           f"over the total, then no signal above max_signal_share ({base.max_signal_share:.0%}), "
+           "the excess going to the others.")
+for p in problems:
+    st.error(plain(p), icon=":material/error:")
+previews = st.container()
+
+try:
+    book = page.book(base_ref, as_of)
+except DataError as exc:
+    st.error(f"Cannot score the book as of {as_of}: {plain(exc)}", icon=":material/error:")
+    st.stop()
+if not problems:
+    saved_r, prop_r = bk.rescorer(page, book, base), bk.rescorer(page, book, proposed)
+    cmp = tuning.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights)
+    with previews.expander("Raw value against normalised score, over the book", key="tw_preview",
+                           on_change="rerun") as box:
+        if box.open:  # drawn only when open
+            cols = st.columns(3)
+            for j, s in enumerate(base.signals):
+                x, y = tuning.preview(book.inputs[s.name].to_numpy(dtype=float), prop_r.normalised.matrix[:, j])
+                cols[j % 3].plotly_chart(bk.preview_chart(x, y, s.label), key=f"tw_px_{s.name}")
+
+    st.subheader(f"The book as of {as_of:%Y-%m-%d}: saved against proposed", divider="gray")
+    for col, band in zip(st.columns(4), BAND_LABELS):
+        old, new = cmp.saved.band_counts[band], cmp.proposed.band_counts[band]
+        col.metric(BAND_LABELS[band], f"{new:,}", delta=f"{new - old:+,}" if new != old else None,
+                   delta_color="off", help=f"Accounts in the band: {old:,} saved, {new:,} proposed.")
+    st.plotly_chart(bk.histogram_chart(cmp.saved.histogram, cmp.proposed.histogram), key="tw_hist")
+    arr, mine = book.inputs["arr"].to_numpy(float), bk.visible(page, book)
+    counts, money = tuning.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
+    left, right = st.columns(2)
+    left.markdown("**Band change, accounts** (rows: saved band, columns: proposed band)")
+    left.dataframe(counts, width="stretch")
+    right.markdown("**Band change, ARR**")
+    right.dataframe(money, width="stretch", column_config={
+        b: st.column_config.NumberColumn(b, format="localized") for b in money.columns})
+    rows = tuning.changed_accounts(cmp.saved_codes, cmp.proposed_codes, arr, within=mine)
+    moved = cmp.saved_codes != cmp.proposed_codes
+    st.markdown(f"**Accounts that change band**: {int(moved.sum()):,} in the book"
+                + ("" if mine is None else f", {int((moved & mine).sum()):,} of them yours")
+                + (f"; the {len(rows)} largest by ARR:" if len(rows) else ""))
+    if len(rows):
+        st.dataframe(charts.linked_accounts(tuning.changed_table(book.inputs, cmp, rows)), hide_index=True,
+                     width="stretch", column_config={
+                         "account": st.column_config.LinkColumn("account", display_text=charts.ACCOUNT_LINK_TEXT),
+                         "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR", format="localized"),
+                         "saved_health": st.column_config.NumberColumn("saved health", format="%.1f"),
+                         "proposed_health": st.column_config.NumberColumn("proposed health", format="%.1f")})
+
+    st.subheader("Backtest: saved against proposed", divider="gray")
+    saved_bt, bt = bk.backtest(page, base, cat), bk.backtest(page, proposed, cat)
+    if isinstance(bt, str) or isinstance(saved_bt, str):
+        st.info(plain(bt if isinstance(bt, str) else saved_bt), icon=":material/info:")
+    else:
+        old, new = bk.figures(page, saved_bt), bk.figures(page, bt)  # each profile's own weights
+        st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
+                   f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
+        m = st.columns(3)
+        m[0].metric("ROC AUC, proposed", tuning.auc_text(new["auc"]),
+                    delta=None if None in (old["auc"], new["auc"]) or old["auc"] == new["auc"]
+                    else f"{new['auc'] - old['auc']:+.3f}")
+        m[1].metric("ROC AUC, saved", tuning.auc_text(old["auc"]))
+        m[2].metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
+        st.dataframe(tuning.quick_table(old, new), width="stretch")
+        for why in sorted(set(new["reasons"].values())):
+            st.caption(f"n/a: {plain(why)}")
+        with st.expander("Suggest weights from the outcomes", key="tw_suggest", on_change="rerun") as box:
+            if box.open:
+                sug = bk.suggestion(page, bt, cat)
+                if isinstance(sug, str):
+                    st.info(plain(sug), icon=":material/info:")
+                else:
+                    b = st.slider("Blend: 0 = current weights, 1 = suggested", 0.0, 1.0, 1.0, 0.05, key="tw_blend")
+                    mix = tuning.blend(proposal.weights, sug.weights, b)
+                    st.dataframe({"current": proposal.weights, "suggested": sug.weights, "blended": mix},
+                                 width="stretch")
+                    auc = quick_figures(bt, mix)["auc"]
+                    st.caption("Fitted on the same dates it is judged on here (in sample): blended ROC AUC "
+                               f"{'n/a' if auc is None else f'{auc:.3f}'}. `python -m scoring calibrate` fits "
+                               "on earlier dates and judges on later ones.")
+                    for line in tuning.flip_sentences(sug.signals, sug.proposed_flips) or ["No signal works "
+                                                                                         "the other way round."]:
+                        st.markdown(f"- {plain(line)}")
+                    st.button("Use the blended weights", key="tw_apply", on_click=bk.set_weights, args=(mix,))
+
+st.subheader("Save", divider="gray")
+viewer = require_permission("edit_profiles")  # stops here for viewers who may not edit profiles
+name = st.text_input("Save as profile", value=base.name, key="tw_name")
+note = st.text_area("Note (why this change)", key="tw_note")
+if st.button("Save as a new version", key="tw_save", type="primary"):
+    try:
+        version = profiles.save(page.state, tuning.proposed_profile(base, proposal, name=name.strip()),
+                                author=viewer.email, note=note)
+        ss["_tw_saved"] = f"{name.strip()}@{version}"
+    except DataError as exc:
+        for p in getattr(exc, "problems", [str(exc)]):
+            st.error(f"Not saved: {plain(p)}", icon=":material/error:")
+if saved := ss.get("_tw_saved"):
+    st.success(f"Saved {plain(saved)}" + (", published." if saved == ch.published else ": not published."),
+               icon=":material/check:")
+    st.markdown(f"[Open {plain(saved)} here as the base]({bk.link(saved, as_of)})")
+target = saved or (base_ref if "@" in base_ref else None)
+if target and target != ch.published and st.button(f"Publish {plain(target)}", key="tw_publish",
+                                                   help="Scores, lists and exports then use it."):
+    n, v = profiles.parse_ref(target)
+    profiles.publish(page.state, n, v, author=viewer.email)
+    st.success(f"Published {plain(target)}.", icon=":material/check:")

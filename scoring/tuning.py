@@ -1,0 +1,465 @@
+"""What-if tuning of a profile: the proposal, its link, and the figures that compare it with the saved one.
+
+The Tune weights page edits a *proposal* on top of a saved *base* profile: signal weights,
+directions and normalisation methods, band thresholds and health component weights. Everything
+here is pure (no store, no Streamlit), so the page only draws what these functions return.
+
+Why it is shaped like this:
+
+- **One proposal, three forms.** ``Proposal`` is the edit; ``widget_values`` gives the typed value
+  of each widget key, ``to_params`` the URL's query parameters (the key names are the same), and
+  ``proposed_profile`` the profile to score or save. ``from_params`` reads a link back; values it
+  cannot use fall back to the base's and are reported, never raised, because links are typed by
+  people too. The link carries the base pinned as ``NAME@N`` and every value in full, so it
+  reproduces the proposal exactly even when the published profile changes later.
+- **Preparation keys.** A what-if re-scores with one matrix-vector product on a matrix prepared
+  once (``scores.prepare_rescore``). ``inputs_key`` names what the inputs frame depends on (signal
+  definitions, window, cap, catalogue; not weights, directions or normalisation) and
+  ``settings_key`` what the prepared matrix depends on on top (directions, normalisation, health
+  weights, the ``new`` rule): a cache keyed on them re-prepares only when one of those changes.
+- **Comparisons as counts.** ``band_change`` is one ``np.bincount`` over (saved band, proposed
+  band) pairs, ``changed_accounts`` one ``np.partition``: no per-row Python at any book size.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .profile import COMPONENTS, DIRECTIONS, Bands, Profile
+from .scores import BANDS, Rescorer, WhatIf, band_codes, whatif
+from .validate import FLOOR_AUC, FLOOR_HEALTHY, FLOOR_LIFT, Backtest, scores_of
+
+TUNABLE_METHODS = ("percentile", "minmax", "logz")  # a grid keeps its grid as written
+WEIGHT_MAX = 100.0  # the sliders' range is 0..WEIGHT_MAX
+BASE, AS_OF, AT_RISK, HEALTHY = "base", "as_of", "at_risk_below", "healthy_from"
+WEIGHT, DIRECTION, METHOD, HEALTH = "w.", "dir.", "norm.", "hw."  # key prefixes, then a name
+PREFIXES = (WEIGHT, DIRECTION, METHOD, HEALTH)
+CHANGED_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed edit of the base profile ``base`` (``NAME@N``, or ``default``) as of ``as_of``.
+    The mappings hold every signal (weights, directions, methods) or component (health)."""
+
+    base: str
+    as_of: dt.date
+    weights: Mapping[str, float]
+    directions: Mapping[str, str]
+    methods: Mapping[str, str]
+    bands: Bands
+    health_weights: Mapping[str, float]
+
+
+def slider_weights(profile: Profile) -> dict[str, float]:
+    """The profile's signal weights on the sliders' 0..100 scale: as they are, or scaled down so
+    the largest is 100 when one is above it (weights are relative: scaling changes no score)."""
+    w = {s.name: float(s.weight) for s in profile.signals}
+    top = max(w.values(), default=0.0)
+    return w if top <= WEIGHT_MAX else {k: v * WEIGHT_MAX / top for k, v in w.items()}
+
+
+def proposal_of(profile: Profile, base: str, as_of: dt.date) -> Proposal:
+    """The proposal that changes nothing: the base profile as it is."""
+    return Proposal(base, as_of, slider_weights(profile),
+                    {s.name: s.direction for s in profile.signals},
+                    {s.name: s.normalisation.method for s in profile.signals}, profile.bands,
+                    {c: float(profile.health_weights.get(c, 0.0)) for c in COMPONENTS})
+
+
+def widget_values(p: Proposal) -> dict[str, object]:
+    """Each widget key of the page with its typed value (the query parameters use the same keys)."""
+    out: dict[str, object] = {BASE: p.base, AS_OF: p.as_of}
+    out.update({WEIGHT + k: float(v) for k, v in p.weights.items()})
+    out.update({DIRECTION + k: v for k, v in p.directions.items()})
+    out.update({METHOD + k: v for k, v in p.methods.items()})
+    out.update({AT_RISK: float(p.bands.at_risk_below), HEALTHY: float(p.bands.healthy_from)})
+    out.update({HEALTH + k: float(v) for k, v in p.health_weights.items()})
+    return out
+
+
+def from_widgets(values: Mapping[str, object], start: Proposal) -> Proposal:
+    """The proposal the widgets hold: ``values`` by widget key, ``start`` for any key missing."""
+    def get(key: str, default):  # noqa: ANN001, ANN202
+        v = values.get(key, default)
+        return default if v is None else v
+
+    return Proposal(
+        str(get(BASE, start.base)), get(AS_OF, start.as_of),
+        {k: float(get(WEIGHT + k, v)) for k, v in start.weights.items()},
+        {k: str(get(DIRECTION + k, v)) for k, v in start.directions.items()},
+        {k: str(get(METHOD + k, v)) for k, v in start.methods.items()},
+        Bands(float(get(AT_RISK, start.bands.at_risk_below)), float(get(HEALTHY, start.bands.healthy_from))),
+        {k: float(get(HEALTH + k, v)) for k, v in start.health_weights.items()})
+
+
+def _number(x: float) -> str:
+    """Shortest text that reads back as exactly ``x`` (``20`` rather than ``20.0``)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def to_params(p: Proposal) -> dict[str, str]:
+    """The query parameters of a link to ``p``: every value in full, the base pinned."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else _number(v) if isinstance(v, float) else str(v)
+            for k, v in widget_values(p).items()}
+
+
+def from_params(params: Mapping[str, str | Sequence[str]], start: Proposal) -> tuple[Proposal, list[str]]:
+    """Read a link's edits back over ``start`` (the base profile's proposal). A missing value keeps
+    ``start``'s; an unusable one (not a number, out of range, an unknown choice) keeps it too and
+    is named in the returned problems. ``base`` and ``as_of`` are not read here (``read_as_of``):
+    the caller resolves them first, since the start depends on them."""
+    problems: list[str] = []
+
+    def text(key: str) -> str | None:
+        v = params.get(key)
+        if isinstance(v, (list, tuple)):
+            v = v[-1] if v else None
+        return None if v is None else str(v)
+
+    def number(key: str, default: float, hi: float | None) -> float:
+        raw = text(key)
+        if raw is None:
+            return default
+        try:
+            x = float(raw)
+        except ValueError:
+            x = math.nan
+        if not math.isfinite(x) or x < 0 or (hi is not None and x > hi):
+            problems.append(f"{key}={raw!r} is not a number from 0 to {hi:g}" if hi is not None
+                            else f"{key}={raw!r} is not a number >= 0")
+            return default
+        return x
+
+    def choice(key: str, default: str, options: Sequence[str]) -> str:
+        raw = text(key)
+        if raw is None or raw in options:
+            return default if raw is None else raw
+        problems.append(f"{key}={raw!r} is not one of {', '.join(options)}")
+        return default
+
+    methods = {k: v if v not in TUNABLE_METHODS else choice(METHOD + k, v, TUNABLE_METHODS)
+               for k, v in start.methods.items()}
+    p = Proposal(start.base, start.as_of,
+                 {k: number(WEIGHT + k, v, WEIGHT_MAX) for k, v in start.weights.items()},
+                 {k: choice(DIRECTION + k, v, DIRECTIONS) for k, v in start.directions.items()},
+                 methods,
+                 Bands(number(AT_RISK, start.bands.at_risk_below, 100.0),
+                       number(HEALTHY, start.bands.healthy_from, 100.0)),
+                 {k: number(HEALTH + k, v, None) for k, v in start.health_weights.items()})
+    return p, problems
+
+
+def read_as_of(params: Mapping[str, str | Sequence[str]], default: dt.date, *,
+               latest: dt.date | None = None) -> tuple[dt.date, str | None]:
+    """The link's as-of date, else ``default``; with the problem when it is unusable (not a date,
+    or after ``latest``, the data's as-of date)."""
+    raw = params.get(AS_OF)
+    raw = raw[-1] if isinstance(raw, (list, tuple)) and raw else raw
+    if not raw:
+        return default, None
+    try:
+        day = dt.date.fromisoformat(str(raw))
+    except ValueError:
+        return default, f"{AS_OF}={raw!r} is not a date YYYY-MM-DD"
+    if latest is not None and day > latest:
+        return default, f"{AS_OF}={raw} is after the data's as-of date {latest}"
+    return day, None
+
+
+def ours(key: str) -> bool:
+    """A query parameter the Tune weights page writes."""
+    return key in (BASE, AS_OF, AT_RISK, HEALTHY) or key.startswith(PREFIXES)
+
+
+def link_changed(params: Mapping[str, object], written: Mapping[str, str] | None) -> bool:
+    """True when the URL's parameters of this page are no longer those the page last wrote: a
+    link was opened over the session (or the browser went back), so the link decides again."""
+    if written is None:
+        return False
+    return {k: v for k, v in params.items() if ours(k)} != dict(written)
+
+
+def stale_params(params: Mapping[str, object], current: Mapping[str, str]) -> list[str]:
+    """Query parameters of this page's kinds (``w.``, ``dir.``, ...) that ``current`` no longer
+    has: the signals of another base profile."""
+    return [k for k in params if ours(k) and k not in current]
+
+
+def proposed_profile(base: Profile, p: Proposal, *, name: str | None = None) -> Profile:
+    """``base`` with the proposal's edits, unversioned (``profiles.save`` numbers it). A grid
+    signal keeps its grid: its method is not changed."""
+    signals = []
+    for s in base.signals:
+        spec = s.normalisation
+        if spec.method in TUNABLE_METHODS and p.methods.get(s.name, spec.method) != spec.method:
+            spec = dataclasses.replace(spec, method=p.methods[s.name])
+        signals.append(dataclasses.replace(s, weight=float(p.weights.get(s.name, s.weight)),
+                                           direction=p.directions.get(s.name, s.direction),
+                                           normalisation=spec))
+    return dataclasses.replace(base, name=name or base.name, version=None, signals=tuple(signals),
+                               bands=p.bands, health_weights=dict(p.health_weights))
+
+
+# ---------------------------------------------------------------- cache keys
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def inputs_key(profile: Profile, catalogue: pd.DataFrame | None) -> str:
+    """What ``signals.compute_inputs`` depends on besides the data and the date: each signal's
+    definition (not its weight, direction or normalisation), the window, the passive cap and the
+    catalogue. Two profiles with equal keys have equal inputs frames."""
+    sigs = tuple((s.name, s.kind, s.event_types, s.features, s.value_only, s.per, s.trend)
+                 for s in profile.signals)
+    cat = "" if catalogue is None else repr(catalogue.sort_values("event_type").to_numpy().tolist())
+    return _digest(sigs, profile.window_days, profile.passive_daily_cap, cat)
+
+
+def settings_key(profile: Profile) -> str:
+    """What a prepared ``Rescorer`` depends on besides the inputs: directions, normalisation,
+    health weights, the ``new`` rule and the share cap (not signal weights, not band thresholds,
+    which a ``Rescorer`` takes as they come)."""
+    sigs = tuple((s.name, s.direction, s.normalisation) for s in profile.signals)
+    return _digest(sigs, sorted(profile.health_weights.items()), profile.new_rule,
+                   profile.max_signal_share)
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The book under the saved profile and under the proposal: ``scores.whatif`` of each and
+    each account's band code (index into ``BANDS``), in the book's row order."""
+
+    saved: WhatIf
+    proposed: WhatIf
+    saved_codes: np.ndarray
+    proposed_codes: np.ndarray
+
+
+def compare(saved: Rescorer, saved_weights: Mapping[str, float], proposed: Rescorer,
+            proposed_weights: Mapping[str, float]) -> Comparison:
+    """Re-score the book both ways: one matrix-vector product each (``scores.whatif``), bands by
+    each rescorer's thresholds and ``new`` rule (``score_book``'s band)."""
+    a, b = whatif(saved, saved_weights), whatif(proposed, proposed_weights)
+    return Comparison(a, b, band_codes(a.health, saved.bands, new=saved.new),
+                      band_codes(b.health, proposed.bands, new=proposed.new))
+
+
+def band_change(saved: np.ndarray, proposed: np.ndarray, arr: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accounts and ARR by (saved band, proposed band): rows saved, columns proposed, in
+    ``BANDS`` order; band codes index ``BANDS``. Missing ARR counts 0."""
+    k = len(BANDS)
+    key = np.asarray(saved, dtype=np.intp) * k + np.asarray(proposed, dtype=np.intp)
+    counts = np.bincount(key, minlength=k * k).reshape(k, k)
+    money = np.bincount(key, weights=np.nan_to_num(np.asarray(arr, dtype=np.float64)),
+                        minlength=k * k).reshape(k, k)
+    index = pd.Index(list(BANDS), name="saved band")
+    columns = pd.Index(list(BANDS), name="proposed band")
+    return pd.DataFrame(counts, index, columns), pd.DataFrame(money, index, columns)
+
+
+def changed_accounts(saved: np.ndarray, proposed: np.ndarray, arr: np.ndarray, *,
+                     within: np.ndarray | None = None, limit: int = CHANGED_LIMIT) -> np.ndarray:
+    """Positions of the accounts whose band changes (among ``within``, a mask of the rows a viewer
+    may see; None: all), the ``limit`` largest by ARR first (ties: position order; missing ARR last)."""
+    moved = np.asarray(saved) != np.asarray(proposed)
+    rows = np.flatnonzero(moved if within is None else moved & within)
+    value = np.nan_to_num(np.asarray(arr, dtype=np.float64)[rows], nan=-np.inf)
+    if len(rows) > limit:
+        cut = np.partition(value, len(value) - limit)[len(value) - limit]
+        keep = value >= cut
+        rows, value = rows[keep], value[keep]
+    return rows[np.lexsort((rows, -value))][:limit]
+
+
+def changed_table(inputs: pd.DataFrame, c: Comparison, rows: np.ndarray) -> pd.DataFrame:
+    """The accounts at positions ``rows`` (``changed_accounts``): name, CSM, ARR, band and health
+    saved and proposed; index ``account_id``."""
+    out = inputs.iloc[rows][["name", "csm_owner", "arr"]].copy()
+    out["saved_band"] = np.asarray(BANDS, dtype=object)[c.saved_codes[rows]]
+    out["proposed_band"] = np.asarray(BANDS, dtype=object)[c.proposed_codes[rows]]
+    out["saved_health"] = c.saved.health[rows]
+    out["proposed_health"] = c.proposed.health[rows]
+    return out
+
+
+def blend(current: Mapping[str, float], suggested: Mapping[str, float], b: float) -> dict[str, float]:
+    """``(1 - b) * current + b * suggested``, each first normalised to shares, as weights adding up
+    to 100 (to one decimal, as a slider holds them): ``b = 0`` keeps the current shares, ``b = 1``
+    takes the suggested ones."""
+    if not 0.0 <= b <= 1.0:
+        raise ValueError(f"blend must be within 0..1, got {b}")
+    names = list(current)
+    c = np.array([float(current[n]) for n in names])
+    s = np.array([float(suggested.get(n, 0.0)) for n in names])
+    c = c / c.sum() if c.sum() > 0 else c
+    s = s / s.sum() if s.sum() > 0 else s
+    mix = (1.0 - b) * c + b * s
+    total = mix.sum()
+    return {n: round(float(100.0 * m / total), 1) if total > 0 else 0.0 for n, m in zip(names, mix)}
+
+
+def flip_sentences(signals: Sequence[Mapping], flips: Sequence[str]) -> list[str]:
+    """In words, each signal ``calibrate`` proposes to flip (``Suggestion.proposed_flips``), from its
+    row of ``calibrate.signal_figures``."""
+    out = []
+    for row in signals:
+        if row["signal"] not in flips:
+            continue
+        lo, hi = row["auc_ci"] or (math.nan, math.nan)
+        other = "lower" if row["direction"] == "higher" else "higher"
+        out.append(f"{row['label']} works the other way round on these dates: on its own its AUC is "
+                   f"{row['auc']:.3f} ({lo:.3f}-{hi:.3f}), below 0.5, so a high value goes with churn. "
+                   f"Consider direction \"{other}\" for it; the fit keeps it as it is, which usually "
+                   "gives it weight 0.")
+    return out
+
+
+def roc_curve(score: np.ndarray, churned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve of churn with a low score as the high risk: flagging every observation scoring
+    at or below a threshold, from the lowest score up (tied scores enter together), the share of
+    retained flagged (x) and of churned flagged (y), from (0, 0) to (1, 1). Its area (trapezoids)
+    is ``outcomes.rank_auc``. Observations without a score are left out; empty when a class is."""
+    s = np.asarray(score, dtype=np.float64)
+    y = np.asarray(churned, dtype=bool)
+    ok = np.isfinite(s)
+    s, y = s[ok], y[ok]
+    n_c = int(y.sum())
+    n_r = len(y) - n_c
+    if not n_c or not n_r:
+        return np.zeros(0), np.zeros(0)
+    order = np.argsort(s, kind="stable")
+    v, yc = s[order], y[order]
+    last = np.append(v[1:] != v[:-1], True)  # the last position of each tie group
+    tp = np.cumsum(yc)[last]
+    fp = np.cumsum(~yc)[last]
+    return np.concatenate(([0.0], fp / n_r)), np.concatenate(([0.0], tp / n_c))
+
+
+def thin(x: np.ndarray, y: np.ndarray, *, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``points`` evenly spaced points of a curve (the first and last kept), to draw."""
+    if len(x) <= points:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, points).round().astype(np.intp))
+    return x[keep], y[keep]
+
+
+def preview(raw: np.ndarray, normalised: np.ndarray, *, points: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``points`` (raw value, normalised score) pairs spread evenly over the sorted raw values
+    of the accounts with both: the shape of a signal's normalisation over the book."""
+    r = np.asarray(raw, dtype=np.float64)
+    z = np.asarray(normalised, dtype=np.float64)
+    ok = np.isfinite(r) & np.isfinite(z)
+    r, z = r[ok], z[ok]
+    order = np.lexsort((z, r))
+    return thin(r[order], z[order], points=points)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The profiles a picker offers (``NAME@N`` per saved version, and ``default`` for the built-in
+    default unless a profile of that name is saved), the one chosen by default (the published
+    one, else ``default``) and a label for each."""
+
+    refs: tuple[str, ...]
+    default: str
+    labels: Mapping[str, str]
+    published: str | None = None
+
+
+def profile_choices(saved: Sequence[tuple[str, int, bool, str]]) -> Choices:
+    """From (name, version, published, note) per saved version: newest versions first per name."""
+    rows = sorted(saved, key=lambda r: (r[0], -r[1]))
+    refs = [f"{n}@{v}" for n, v, _, _ in rows]
+    labels = {f"{n}@{v}": f"{n}@{v}" + (" (published)" if pub else "") for n, v, pub, _ in rows}
+    if not any(n == "default" for n, *_ in rows):
+        refs.append("default")
+        labels["default"] = "default (built from the event-type catalogue)"
+    published = [f"{n}@{v}" for n, v, pub, _ in rows if pub]
+    # unpublished: the built-in default, or (a profile named "default" saved) its newest version
+    fallback = "default" if "default" in refs else next(r for r in refs if r.startswith("default@"))
+    return Choices(tuple(refs), published[0] if published else fallback, labels,
+                   published[0] if published else None)
+
+
+def pooled_scores(bt: Backtest, weights: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The backtest's chosen score of every observation (account-date) under ``weights`` (default:
+    the profile's) and whether it churned: what ``validate`` pools."""
+    w = bt.weights if weights is None else weights
+    if not bt.dates:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    s = [scores_of(p, w, score=bt.score, bands=bt.profile.bands)[0] for p in bt.dates]
+    return np.concatenate(s), np.concatenate([p.churned for p in bt.dates])
+
+
+# ---------------------------------------------------------------- figures as text
+
+FLOOR_TEXT = {"at_risk_lift": f"floor: at_risk churns at >= {FLOOR_LIFT:g}x the base rate",
+              "early_warning": "floor: at least two thirds of churners were below healthy 60-90 days before",
+              "healthy_share": f"floor: no more than {FLOOR_HEALTHY:.0%} of the book is healthy",
+              "auc": f"floor: ROC AUC >= {FLOOR_AUC:.2f}"}
+RESULT = {True: "PASS", False: "FAIL", None: "n/a"}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def auc_text(x: float | None, ci: Sequence[float] | None = None) -> str:
+    """An AUC to three decimals, with its interval when given; "n/a" when not judged."""
+    if x is None:
+        return "n/a"
+    return f"{x:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
+
+
+def quick_rows(q: Mapping) -> dict[str, str]:
+    """``validate.quick_figures`` as the lines of a table: figure -> text ("n/a" when not judged)."""
+    lift = q["lift_at_risk"]
+    rows = {"ROC AUC (95% CI)": auc_text(q["auc"], q["auc_ci"]), "PR AUC": auc_text(q["pr_auc"]),
+            "at_risk lift": "n/a" if lift is None else f"{lift:.2f}x",
+            "churners that were at_risk": _pct(q["recall_at_risk"]),
+            "recall at capacity (10% list)": _pct(q["recall_at_capacity"]),
+            "precision at capacity": _pct(q["precision_at_capacity"]),
+            "healthy share": _pct(q["healthy_share"]),
+            "early warning (60-90 days)": _pct(q["early_warning_share"]),
+            "account-dates / churned": f"{q['n_accounts']:,} / {q['n_churned']:,}"}
+    rows.update({FLOOR_TEXT.get(k, k): RESULT[v] for k, v in q["floors"].items()})
+    return rows
+
+
+def quick_table(saved: Mapping, proposed: Mapping) -> pd.DataFrame:
+    """Saved and proposed ``quick_figures`` side by side, as text."""
+    return pd.DataFrame({"saved": quick_rows(saved), "proposed": quick_rows(proposed)}).rename_axis("figure")
+
+
+HEADLINE = (("ROC AUC", ("auc",)), ("AUC 95% low", ("auc_ci", 0)), ("AUC 95% high", ("auc_ci", 1)),
+            ("PR AUC", ("pr_auc",)), ("base rate", ("base_rate",)),
+            ("at_risk lift", ("bands", "at_risk", "lift")), ("churners that were at_risk", ("recall_at_risk",)),
+            ("precision at capacity", ("capacity", "precision")), ("recall at capacity", ("capacity", "recall")),
+            ("healthy share", ("bands", "healthy", "share")), ("early warning share", ("early_warning", "share")),
+            ("expansion rate", ("expansion_rate",)), ("NRR", ("nrr",)), ("account-dates", ("n_accounts",)),
+            ("churned", ("n_churned",)))
+
+
+def headline(report: Mapping) -> dict[str, float]:
+    """The headline figures of a ``validate`` report (``cli_validate.build_report``), as numbers;
+    NaN where the report has none (not judged)."""
+    out = {}
+    for label, path in HEADLINE:
+        v: object = report
+        for step in path:
+            v = None if v is None else v[step]
+        out[label] = math.nan if v is None else float(v)  # type: ignore[arg-type]
+    return out
