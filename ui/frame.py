@@ -197,9 +197,15 @@ def _banner(page: Page, *, profile: str) -> None:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$])")
 
 
+# Markdown turns bare URLs into links ("autolinks") even when their punctuation is escaped; a
+# zero-width space after the scheme or "www" keeps them text, and looks the same.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|www)(?=\\?[:.])")
+
+
 def plain(text: object) -> str:
     """``text`` escaped so Markdown shows it as written (no links, emphasis, icons or HTML)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return _AUTOLINK.sub("\\1\u200b", escaped)
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:

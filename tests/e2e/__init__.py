@@ -1,0 +1,1 @@
+"""Browser journeys: real people's paths through the app, in Debian's chromium (see conftest.py)."""
