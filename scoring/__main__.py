@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import paths
+from . import cli_args, paths
 from .backup import add_commands as add_backup_commands
 from .cli_export import add_commands as add_export_commands
 from .cli_scores import add_commands as add_score_commands
@@ -190,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
     d = sub.add_parser("demo", parents=[common], help="build the demo database at --db")
-    d.add_argument("--accounts", type=_positive_int, default=2000, help="accounts (default 2000)")
+    d.add_argument("--accounts", type=cli_args.positive_int, default=2000, help="accounts (default 2000)")
     d.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     d.set_defaults(run=_cmd_demo)
 
@@ -225,13 +225,6 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--author", help="who publishes it (default: $USER, else cli)")
     pr.set_defaults(run=_cmd_profiles)
     return p
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: expected a whole number of at least 1")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,13 +9,12 @@ per account) unless ``--no-log``, so those accounts rest for the recent-days win
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import os
 import sys
 from pathlib import Path
 
-from . import paths
+from . import cli_args, paths
 from .errors import DataError
 
 
@@ -28,18 +27,18 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                    help="which list: at-risk or expansion")
     e.add_argument("--profile", help="NAME or NAME@N (default: the published one)")
     e.add_argument("--owner", help="only this CSM's accounts (a csm_owner value)")
-    e.add_argument("--limit", type=_positive_int, help="the top N only (capacity; default: all)")
+    e.add_argument("--limit", type=cli_args.positive_int, help="the top N only (capacity; default: all)")
     e.add_argument("--preset", help="CRM import columns: salesforce or hubspot")
     e.add_argument("--bom", action="store_true", help="CSV: start with the UTF-8 byte-order mark (Excel)")
     e.add_argument("--include-recent", action="store_true",
                    help="keep accounts contacted or exported in the last --recent-days days")
-    e.add_argument("--min-days-in-band", type=_count, metavar="N",
+    e.add_argument("--min-days-in-band", type=cli_args.count, metavar="N",
                    help="enter only after N days in the band (default 14; 0: off)")
-    e.add_argument("--min-drop", type=_points, metavar="M",
+    e.add_argument("--min-drop", type=cli_args.points, metavar="M",
                    help="at-risk: or after falling M points in 30 days (default 10)")
-    e.add_argument("--recent-days", type=_count, metavar="K",
+    e.add_argument("--recent-days", type=cli_args.count, metavar="K",
                    help="leave out accounts contacted or exported in the last K days (default 14)")
-    e.add_argument("--as-of", type=_date, help="YYYY-MM-DD (default: the day after the newest event)")
+    e.add_argument("--as-of", type=cli_args.date, help="YYYY-MM-DD (default: the day after the newest event)")
     e.add_argument("--no-log", action="store_true", help="do not log the export in the state store")
     e.add_argument("--author", help="who exports (default: $USER, else cli)")
     e.add_argument("--out", required=True, help="output file, .csv or .xlsx")
@@ -48,43 +47,6 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 def _or(value, default):
     return default if value is None else value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: expected a whole number of at least 1")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: expected a whole number, 0 or more")
-    return value
-
-
-def _points(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text}: expected a number of points, 0 or more")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a date YYYY-MM-DD") from None
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

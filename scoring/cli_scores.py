@@ -7,31 +7,23 @@ through the same build-then-swap as an import, so it can run while the app serve
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from . import paths
+from . import cli_args, paths
 from .errors import DataError
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("score", parents=[common], help="write the scores of one date to a file")
-    s.add_argument("--as-of", type=_date, help="YYYY-MM-DD (default: the day after the newest event)")
+    s.add_argument("--as-of", type=cli_args.date, help="YYYY-MM-DD (default: the day after the newest event)")
     s.add_argument("--profile", help="NAME (newest version) or NAME@N (default: the published one)")
     s.add_argument("--out", required=True, help="output file, .csv or .parquet")
     s.set_defaults(run=_cmd_score)
 
     n = sub.add_parser("snapshot", parents=[common], help="store the scores of one date in the history")
-    n.add_argument("--as-of", type=_date, help="YYYY-MM-DD (default: the day after the newest event)")
+    n.add_argument("--as-of", type=cli_args.date, help="YYYY-MM-DD (default: the day after the newest event)")
     n.add_argument("--profile", help="NAME or NAME@N (default: the published one)")
     n.set_defaults(run=_cmd_snapshot)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a date YYYY-MM-DD") from None
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

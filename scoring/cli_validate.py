@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import paths
+from . import cli_args, paths
 from .errors import DataError
 from .outcomes import HORIZON_DAYS
 from .profile import PROFILE_NAME_PATTERN
@@ -41,7 +41,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     _dated(v, "up to 6 monthly dates ending HORIZON days before the newest mrr_history date")
     v.add_argument("--score", choices=("health", "engagement"), default="health",
                    help="the score to judge (default: health)")
-    v.add_argument("--capacity", type=_positive, metavar="N",
+    v.add_argument("--capacity", type=cli_args.positive_int, metavar="N",
                    help="CSM capacity list: the N lowest-scored accounts per date "
                         "(default: 10%% of the book)")
     v.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
@@ -63,19 +63,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 def _dated(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--as-of", nargs="+", action="extend", metavar="DATE",
                    help=f"YYYY-MM-DD (default: {default})")
-    p.add_argument("--horizon", type=_positive, default=HORIZON_DAYS, metavar="DAYS",
+    p.add_argument("--horizon", type=cli_args.positive_int, default=HORIZON_DAYS, metavar="DAYS",
                    help=f"days after each date in which churn counts (default {HORIZON_DAYS})")
     p.add_argument("--profile", help="NAME or NAME@N (default: the published one)")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
-    return value
 
 
 def parse_date(text: str, option: str = "--as-of") -> dt.date:

@@ -243,8 +243,8 @@ def _stage(con, table: Table, path: Path, warnings: list[str], *, watch: Progres
 def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Problem], int]:
     stage = f"_stage_{table.name}"
     n = con.execute("SELECT count(*) FROM " + _table(stage) + " WHERE _err_col IS NOT NULL").fetchone()[0]
-    rows = con.execute(f'SELECT rowid, _err_col, _err_val, _raw FROM "{stage}" '
-                       f"WHERE _err_col IS NOT NULL ORDER BY rowid LIMIT {MAX_LISTED}").fetchall()
+    rows = con.execute('SELECT rowid, _err_col, _err_val, _raw FROM ' + _table(stage) + ' '
+                       "WHERE _err_col IS NOT NULL ORDER BY rowid LIMIT ?", [MAX_LISTED]).fetchall()
     probs = [Problem(path.name, int(r[0]), r[1], r[2], expected_text(table, r[1]),
                      table=table.name, raw=r[3], where_word=where) for r in rows]
     keys = table.unique
@@ -252,7 +252,7 @@ def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Pro
         k = ", ".join(f'"{c}"' for c in keys)
         dup_sql = (f'SELECT * FROM (SELECT rowid AS r, min(rowid) OVER (PARTITION BY {k}) AS first, '
                    f'CAST({keys[0]} AS VARCHAR) AS v, count(*) OVER (PARTITION BY {k}) AS c '
-                   f'FROM "{stage}" WHERE _err_col IS NULL) WHERE c > 1 AND r <> first ORDER BY r')
+                   'FROM ' + _table(stage) + ' WHERE _err_col IS NULL) WHERE c > 1 AND r <> first ORDER BY r')
         dups = con.execute(dup_sql).fetchall()
         n += len(dups)
         keyname = " and ".join(keys)
@@ -260,7 +260,7 @@ def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Pro
             probs.append(Problem(path.name, int(r), keys[0], v, f"each {keyname} once",
                                  table=table.name, where_word=where, first=int(first)))
         if dups:  # mark them, so --skip-bad-rows skips them with this reason
-            con.execute(f'UPDATE "{stage}" SET _err_col = ?, _err_val = CAST("{keys[0]}" AS VARCHAR), '
+            con.execute('UPDATE ' + _table(stage) + f' SET _err_col = ?, _err_val = CAST("{keys[0]}" AS VARCHAR), '
                         f'_err_why = ?, _raw = {raw_json(table)} '
                         f'WHERE rowid IN (SELECT r FROM ({dup_sql}))', [keys[0], f"each {keyname} once"])
     locate(probs, path, where)
@@ -270,23 +270,23 @@ def _value_problems(con, table: Table, path: Path, where: str) -> tuple[list[Pro
 def _check_references(con, files: dict[str, Path], new_accounts: bool) -> tuple[list[Problem], int]:
     """Every account_id of the new files must be in the accounts table that will be kept."""
     accounts = "_stage_accounts" if new_accounts else "accounts"
-    good_accounts = (f'(SELECT account_id FROM "{accounts}" WHERE _err_col IS NULL)' if new_accounts
-                     else f'(SELECT account_id FROM "{accounts}")')
+    good_accounts = ('(SELECT account_id FROM ' + _table(accounts) + ' WHERE _err_col IS NULL)' if new_accounts
+                     else '(SELECT account_id FROM ' + _table(accounts) + ')')
     problems, total = [], 0
     for name in IMPORT_ORDER:
         if name not in files or not TABLES[name].references_accounts:
             continue
         stage = f"_stage_{name}"
         # Distinct ids first: a small anti-join answers the usual "all present" fast.
-        missing = con.execute(f'SELECT count(*) FROM (SELECT DISTINCT account_id FROM "{stage}" '
+        missing = con.execute('SELECT count(*) FROM (SELECT DISTINCT account_id FROM ' + _table(stage) + ' '
                               f"WHERE _err_col IS NULL) WHERE account_id NOT IN {good_accounts}").fetchone()[0]
         if not missing:
             continue
         cond = f"_err_col IS NULL AND account_id NOT IN {good_accounts}"
-        n = con.execute(f'SELECT count(*) FROM "{stage}" WHERE {cond}').fetchone()[0]
+        n = con.execute('SELECT count(*) FROM ' + _table(stage) + ' WHERE ' + cond).fetchone()[0]
         total += n
-        rows = con.execute(f'SELECT rowid, account_id FROM "{stage}" WHERE {cond} ORDER BY rowid '
-                           f"LIMIT {MAX_LISTED}").fetchall()
+        rows = con.execute('SELECT rowid, account_id FROM ' + _table(stage) + ' WHERE ' + cond + ' ORDER BY rowid '
+                           "LIMIT ?", [MAX_LISTED]).fetchall()
         where = "line" if files[name].suffix == ".csv" else "row"
         probs = [Problem(files[name].name, int(r), "account_id", v,
                          "an account_id present in accounts", table=name, where_word=where)
