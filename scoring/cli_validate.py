@@ -93,13 +93,10 @@ def _store(args: argparse.Namespace) -> Iterator[tuple["duckdb.DuckDBPyConnectio
 def _dates(con: "duckdb.DuckDBPyConnection", args: argparse.Namespace, profile: "Profile",
            count: int) -> list[dt.date]:
     """The as-of dates given, else up to ``count`` default ones; checked (``outcomes.check_dates``)."""
-    from .outcomes import check_dates, default_dates, earliest_as_of, require_mrr
+    from .outcomes import backtest_dates
 
-    newest = require_mrr(con)
-    earliest = earliest_as_of(con, profile.window_days)
-    given = [parse_date(t) for t in args.as_of or []]
-    dates = given or default_dates(newest, horizon=args.horizon, earliest=earliest, count=count)
-    return check_dates(dates, horizon=args.horizon, newest_mrr=newest, earliest=earliest)
+    return backtest_dates(con, window_days=profile.window_days, horizon=args.horizon, count=count,
+                          given=[parse_date(t) for t in args.as_of or []])
 
 
 # ---------------------------------------------------------------- validate

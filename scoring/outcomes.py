@@ -24,6 +24,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -104,6 +105,17 @@ def default_dates(newest_mrr: dt.date, *, horizon: int, earliest: dt.date | None
     last = newest_mrr - dt.timedelta(days=horizon)
     dates = [months_back(last, k) for k in range(count)]
     return sorted(d for d in dates if earliest is None or d >= earliest)
+
+
+def backtest_dates(con: "duckdb.DuckDBPyConnection", *, window_days: int, horizon: int,
+                   count: int, given: Sequence[dt.date] = ()) -> list[dt.date]:
+    """The as-of dates of a backtest: ``given``, else up to ``count`` monthly defaults ending
+    ``horizon`` days before the newest MRR date; checked (``check_dates``). One choice for the
+    ``validate``/``calibrate`` commands and the app's pages."""
+    newest = require_mrr(con)
+    earliest = earliest_as_of(con, window_days)
+    dates = list(given) or default_dates(newest, horizon=horizon, earliest=earliest, count=count)
+    return check_dates(dates, horizon=horizon, newest_mrr=newest, earliest=earliest)
 
 
 def check_dates(dates: list[dt.date], *, horizon: int, newest_mrr: dt.date,

@@ -7,7 +7,6 @@ own copy of the state store, so saves never leak between tests. Nothing reads da
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import json
@@ -26,7 +25,7 @@ from ui.frame import plain
 from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
 from scoring import profiles, tuning
 from scoring.access import Viewer
-from scoring.cli_validate import _dates
+from scoring.outcomes import backtest_dates
 from scoring.current import load_book
 from scoring.demo import build_demo
 from scoring.engine import default_as_of
@@ -318,7 +317,7 @@ def test_proposed_auc_is_validates_and_the_proposal_saves_and_publishes(env):
     ds = DataStore(db)
     with ds.cursor() as con:
         profile, cat = resolve_profile(con, StateStore(state), "tuned@1")
-        dates = _dates(con, argparse.Namespace(as_of=None, horizon=90), profile, 6)
+        dates = backtest_dates(con, window_days=profile.window_days, horizon=90, count=6)
         q = quick_figures(backtest_frame(con, profile, dates, horizon=90, catalogue=cat),
                           {s.name: s.weight for s in profile.signals})
     assert q["auc"] == reported["auc"] and q["n_churned"] == reported["n_churned"]

@@ -7,7 +7,6 @@ data/cs.duckdb.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import json
@@ -19,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
 from scoring import profiles, tuning
-from scoring.cli_validate import _dates, build_report, json_ready
+from scoring.cli_validate import build_report, json_ready
+from scoring.outcomes import backtest_dates
 from scoring.demo import build_demo
 from scoring.history import resolve_profile
 from scoring.ingest import import_dir
@@ -121,7 +121,7 @@ def test_horizon_and_score_come_from_the_url(env):
     assert any("churn risk maps health" in i for i in texts(at.info))
     with DataStore(db).cursor() as con:
         profile, cat = resolve_profile(con, StateStore(state), None)
-        dates = _dates(con, argparse.Namespace(as_of=None, horizon=60), profile, 6)
+        dates = backtest_dates(con, window_days=profile.window_days, horizon=60, count=6)
         rep = json_ready(build_report(backtest_frame(con, profile, dates, horizon=60, catalogue=cat,
                                                      score="engagement")))
     headline = frame_with(at, profile.ref)[profile.ref]

@@ -13,13 +13,12 @@ Why it is shaped like this:
   dates and horizon; ``validate.prepare_date`` then normalises per setting. So a direction change
   re-normalises six dates without reading an event again, and the figures are those of
   ``python -m scoring validate`` (the tests hold them equal). The dates are the command's own
-  default dates (``cli_validate._dates``).
+  default dates (``outcomes.backtest_dates``).
 - **Charts only draw.** Every number comes from ``scoring`` (``tuning``, ``validate``,
   ``calibrate``, ``risk``); labels from data go through ``charts.safe_label``.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import hashlib
@@ -35,7 +34,7 @@ from scoring import calibrate, cli_validate, profiles, tuning
 from scoring.current import Book
 from scoring.errors import DataError
 from scoring.normalize import normalise
-from scoring.outcomes import has_mrr, outcomes
+from scoring.outcomes import backtest_dates, has_mrr, outcomes
 from scoring.profile import Profile
 from scoring.risk import ChurnRisk, fit_churn_risk
 from scoring.scope import Scope
@@ -102,8 +101,8 @@ def _dates(_ds: DataStore, version: Version, window_days: int, horizon: int,
         if not has_mrr(con):
             return None, NO_MRR
         try:  # the validate command's own choice of dates
-            args = argparse.Namespace(as_of=None, horizon=horizon)
-            return tuple(cli_validate._dates(con, args, _profile, VALIDATE_DATES)), None
+            return tuple(backtest_dates(con, window_days=window_days, horizon=horizon,
+                                        count=VALIDATE_DATES)), None
         except DataError as exc:
             return None, str(exc)
 
