@@ -187,48 +187,56 @@ def delong(score: np.ndarray, churned: np.ndarray) -> tuple[float, float]:
 
 
 def ranking(score: np.ndarray, churned: np.ndarray) -> tuple[float, float, float]:
-    """From one sort: the AUC, its DeLong variance and the average precision of churn (low score =
-    high risk).
+    """The AUC, its DeLong variance and the average precision of churn (low score = high risk),
+    from two sorts of values (never an argsort) and counts per distinct churned score, so a what-if
+    pays about one ``np.sort`` of the scores.
 
-    DeLong (DeLong, DeLong & Clarke-Pearson 1988) by ranks (Sun & Xu 2014): with retained X (n_x)
-    and churned Y (n_y), ``V10_i = (rank of X_i among all - rank among X) / n_y``,
-    ``V01_j = 1 - (rank of Y_j among all - rank among Y) / n_x``, ``AUC = mean(V10)``,
-    ``var = var(V10) / n_x + var(V01) / n_y`` (sample variances). Within a tie group the class ranks
-    follow from the group's class counts. AUC and variance NaN when a class is empty, the variance
-    also when a class has one member; average precision NaN without churners.
+    With retained X (n_x) and churned Y (n_y), the churned scores' distinct values ``u_1 < ... <
+    u_k`` (``c_j`` churned at ``u_j``) and, by binary search in the sorted scores, the retained
+    below and tied with each ``u_j``:
+
+    - DeLong (DeLong, DeLong & Clarke-Pearson 1988; placement values as in Sun & Xu 2014):
+      ``V01_j = P(X > u_j) + 0.5 P(X = u_j)`` for each churned at ``u_j``, ``V10_i = P(Y < X_i) +
+      0.5 P(Y = X_i)`` for each retained, which takes one value per gap between and per tie with
+      the ``u_j``; ``AUC = mean(V01) = mean(V10)``, ``var = var(V10) / n_x + var(V01) / n_y``
+      (sample variances, summed over the groups with their counts).
+    - Average precision: flagging the tie groups from the lowest score up, the group at ``u_j``
+      adds ``c_j / n_y`` to recall at precision ``(churned <= u_j) / (all <= u_j)``.
+
+    AUC and variance NaN when a class is empty, the variance also when a class has one member;
+    average precision NaN without churners. Scores must be numbers (callers drop NaN).
     """
     s = np.asarray(score, dtype=np.float64)
     y = np.asarray(churned, dtype=bool)
-    n_y = int(y.sum())
+    n_y = int(np.count_nonzero(y))
     n_x = len(s) - n_y
     if not n_y:
         return math.nan, math.nan, math.nan
-    order, group, starts = _ties(s)
-    sizes = np.diff(np.append(starts, len(s)))
-    c_y = np.bincount(group, weights=y[order], minlength=len(starts))
-    ap = _average_precision(c_y, sizes, n_y)
+    every = np.sort(s)
+    sy = np.sort(s[y])
+    first = np.ones(n_y, dtype=bool)
+    first[1:] = sy[1:] != sy[:-1]
+    u = sy[first]
+    c_y = np.diff(np.append(np.flatnonzero(first), n_y))  # churned at each distinct value
+    le = np.searchsorted(every, u, "right")  # scores <= u_j
+    y_le = np.cumsum(c_y)  # churned <= u_j
+    ap = float(np.sum(c_y * (y_le / le)) / n_y)
     if not n_x:
         return math.nan, math.nan, ap
-    c_x = sizes - c_y
-    rank_all = starts + (sizes + 1) / 2.0
-    # rank among all - rank within the class = the other class's count below, plus half its ties
-    gap_x = (rank_all - (np.cumsum(c_x) - c_x + (c_x + 1) / 2.0))[group]
-    gap_y = (rank_all - (np.cumsum(c_y) - c_y + (c_y + 1) / 2.0))[group]
-    is_y = y[order]
-    rx, ry = gap_x[~is_y], gap_y[is_y]
-    auc = float(rx.sum() / (n_x * n_y))
+    lt = np.searchsorted(every, u, "left")  # scores < u_j
+    y_lt = y_le - c_y
+    x_lt, x_tie = lt - y_lt, (le - lt) - c_y  # retained below and tied with u_j
+    v01 = 1.0 - (x_lt + 0.5 * x_tie) / n_x
+    auc = float(np.dot(c_y, v01) / n_y)
     if n_x < 2 or n_y < 2:
         return auc, math.nan, ap
-    v10 = rx / n_y
-    v01 = 1.0 - ry / n_x
-    return auc, float(np.var(v10, ddof=1) / n_x + np.var(v01, ddof=1) / n_y), ap
-
-
-def _average_precision(c_y: np.ndarray, sizes: np.ndarray, n_y: int) -> float:
-    """Average precision from the tie groups in ascending score: flagging the groups from the lowest
-    score up, group g adds ``c_y[g] / n_y`` to recall at precision ``TP_g / flagged_g``."""
-    tp = np.cumsum(c_y)
-    return float(np.sum(c_y * tp / np.cumsum(sizes)) / n_y)
+    # retained: x_tie[j] at (y_lt + c/2) / n_y; between u_{j-1} and u_j (j = 0..k): y_le[j-1] / n_y
+    between = np.diff(np.concatenate(([0], le, [len(s)]))) - np.append(le - lt, 0)
+    gaps = np.concatenate((between, x_tie))
+    v10 = np.concatenate(([0.0], y_le, (y_lt + 0.5 * c_y))) / n_y
+    var10 = float(np.dot(gaps, (v10 - auc) ** 2) / (n_x - 1))
+    var01 = float(np.dot(c_y, (v01 - auc) ** 2) / (n_y - 1))
+    return auc, var10 / n_x + var01 / n_y, ap
 
 
 def auc_interval(auc: float, var: float) -> tuple[float, float] | None:

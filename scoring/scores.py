@@ -376,6 +376,15 @@ def whatif(r: Rescorer, weights: Mapping[str, float] | Sequence[float] | np.ndar
                   by_band)
 
 
+def rescore_book(r: Rescorer, weights: Mapping[str, float] | Sequence[float] | np.ndarray, *,
+                 max_share: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Engagement and health of every account for new signal weights: ``whatif``'s scores without
+    its counts and histograms, for callers that band and count in their own way (the backtest)."""
+    share_cap = r.max_share if max_share is None else max_share
+    e = _engagement(r.normalised, effective_shares(_weight_vector(r.normalised, weights), share_cap))
+    return e.scores, _health(r, e)[0]
+
+
 def _bin_bands(bands: Bands, bins: int) -> np.ndarray | None:
     """The band code of each health bin ``0..bins`` (bin ``bins``: exactly 100) when both
     thresholds fall on bin edges, so every bin lies in one band; None otherwise.

@@ -17,6 +17,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score
 
 from conftest import cli
 from scoring.__main__ import main
@@ -24,7 +27,7 @@ from scoring.demo import build_demo
 from scoring.engine import score_as_of
 from scoring.history import resolve_profile
 from scoring.outcomes import (auc_interval, average_precision, check_dates, default_dates, deciles,
-                              delong, months_back, outcomes, rank_auc, wilson)
+                              delong, months_back, outcomes, rank_auc, ranking, wilson)
 from scoring.profile import Normalisation, Profile, SignalDef
 from scoring.risk import ChurnRisk, calibration_curve, fit_churn_risk, fit_isotonic, pav
 from scoring.scope import Scope
@@ -105,6 +108,32 @@ def test_delong_variance_equals_brute_force():
     assert auc == pytest.approx(psi.mean()) and var == pytest.approx(brute)
     lo, hi = auc_interval(auc, var)
     assert lo == pytest.approx(auc - 1.959964 * math.sqrt(brute), abs=1e-6) and hi > auc
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_ranking_equals_pairwise_counting_and_sklearn(rows):
+    """``ranking`` (two sorts and binary searches) against the definitions: every pair counted for
+    the AUC and DeLong's placement values, scikit-learn for the average precision; small integer
+    scores, so ties are everywhere."""
+    s = np.array([r[0] for r in rows], dtype=float)
+    y = np.array([r[1] for r in rows], dtype=bool)
+    auc, var, ap = ranking(s, y)
+    x_s, y_s = s[~y], s[y]
+    if not len(y_s):
+        assert math.isnan(auc) and math.isnan(var) and math.isnan(ap)
+        return
+    assert ap == pytest.approx(average_precision_score(y, -s), abs=1e-12)
+    if not len(x_s):
+        assert math.isnan(auc) and math.isnan(var)
+        return
+    psi = (x_s[:, None] > y_s[None, :]) + 0.5 * (x_s[:, None] == y_s[None, :])
+    assert auc == pytest.approx(psi.mean(), abs=1e-12)
+    if len(x_s) < 2 or len(y_s) < 2:
+        assert math.isnan(var)
+    else:
+        brute = np.var(psi.mean(axis=1), ddof=1) / len(x_s) + np.var(psi.mean(axis=0), ddof=1) / len(y_s)
+        assert var == pytest.approx(brute, abs=1e-12)
 
 
 def test_wilson_known_values():
