@@ -18,6 +18,20 @@ Why it is shaped like this:
   judged date; a split that breaks this is refused (``LeakError``), never silently trimmed.
 - **Each signal on its own** (``signal_figures``, also in ``validate``'s report): its normalised
   value alone as the score, with its AUC, churn by decile and a verdict on its direction.
+- **Candidates beyond the profile.** A profile may simply lack the behaviours that predict
+  retention (the demo's "classic" profile counts logins, reports, invitations, integrations and
+  API calls, but not how many features or how many of the seats are in use), and a fit can only
+  re-weight the signals it is given. With ``candidates="catalogue"`` (the command's default) the
+  fit also considers the generic signals ``profile.default_profile`` builds from the event-type
+  catalogue, one per dimension (``candidate_profile``); they enter the backtest at weight 0, which
+  scores exactly as without them, and a candidate joins the saved profile only when the fit
+  gives it weight. ``candidates="profile"``: the profile's own signals only.
+- **The L2 strength chosen by walking forward inside the training dates** (``choose_l2``): the
+  training dates are split again as the outer split is (the last third judged, a purge between),
+  each strength of ``L2_GRID`` is fitted on the inner training dates and judged by the health
+  AUC on the inner judged dates; the best wins (ties: the stronger), and the final fit uses it on
+  all the training dates. The judged dates of the outer split are never looked at to choose it.
+  Too few dates or churners for the inner split: ``L2`` (with the reason).
 - **Backwards signals are reported, not dropped.** A signal whose own AUC interval on the
   training dates lies below 0.5 works the other way round: its flip is proposed. Only with
   ``flip=True`` is it fitted (and saved) flipped; otherwise the fit keeps its direction, which
@@ -30,17 +44,25 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.stats import rankdata
 
 from .errors import DataError
 from .normalize import Normalised
-from .outcomes import auc_interval, deciles, delong
-from .profile import Normalisation, Profile
-from .validate import MIN_CHURNED, Backtest, not_enough, quick_figures, rate_row, ratio
+from .outcomes import auc_interval, deciles, delong, ranking
+from .profile import Normalisation, Profile, SignalDef, default_profile
+from .validate import MIN_CHURNED, Backtest, not_enough, quick_figures, rate_row, ratio, scores_of
 
-L2 = 0.01  # on the mean loss: scikit-learn's C = 1 / (L2 * n)
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+L2 = 0.01  # on the mean loss: scikit-learn's C = 1 / (L2 * n); used when none can be chosen
+L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # the strengths choose_l2 tries
+CANDIDATES = ("catalogue", "profile")  # what the fit may weigh; the first is the default
 FILL = 0.5  # a missing normalised value
 CALIBRATE_DATES = 12  # default as-of dates: up to a year of months
 JUDGED_SHARE = 1 / 3  # default split: the last third of the dates is judged
@@ -80,6 +102,34 @@ def signal_figures(bt: Backtest) -> list[dict]:
                           for d in range(10) if (dec == d).any()]
         out.append(row)
     return out
+
+
+# ---------------------------------------------------------------- what the fit may weigh
+
+
+def _definition(s: SignalDef) -> tuple:
+    """What a signal counts, apart from its name, label, dimension, weight and direction."""
+    return (s.kind, tuple(sorted(s.event_types)), tuple(sorted(s.features)), s.value_only, s.per,
+            s.trend)
+
+
+def candidate_profile(profile: Profile, catalogue: "pd.DataFrame | None",
+                      candidates: str = CANDIDATES[0]) -> tuple[Profile, tuple[str, ...]]:
+    """The profile to backtest for a fit and the names of the signals it adds.
+
+    ``"profile"``: ``profile`` itself, nothing added. ``"catalogue"``: ``profile`` followed by the
+    signals of ``default_profile(catalogue)`` it lacks (same name, or same definition: kind, event
+    types, features, value actions only, per, trend), each at weight 0, so the added signals change
+    no score until a fit weighs them."""
+    if candidates not in CANDIDATES:
+        raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
+    if candidates == "profile":
+        return profile, ()
+    names = {s.name for s in profile.signals}
+    defs = {_definition(s) for s in profile.signals}
+    extra = tuple(dataclasses.replace(s, weight=0.0) for s in default_profile(catalogue).signals
+                  if s.name not in names and _definition(s) not in defs)
+    return dataclasses.replace(profile, signals=profile.signals + extra), tuple(s.name for s in extra)
 
 
 class LeakError(DataError):
@@ -245,6 +295,110 @@ def calibrated_profile(profile: Profile, weights: dict[str, float], *, name: str
     return dataclasses.replace(profile, name=name, signals=tuple(signals), version=None)
 
 
+def paired_auc_difference(a: np.ndarray, b: np.ndarray, churned: np.ndarray,
+                          cluster: np.ndarray | None = None) -> tuple[float, float]:
+    """``AUC(a) - AUC(b)`` of two scores of the same observations (churn the event, a low score
+    the risk; observations where either score is NaN left out) and the standard error of that
+    difference, by DeLong's paired method on the placement values (each retained observation's
+    share of churned ones scoring below it, each churned one's share of retained ones scoring
+    above it, ties half) of ``a`` minus those of ``b``.
+
+    With ``cluster`` (one label per observation, e.g. the account of an account-date), the
+    variance is Obuchowski's (1997) for clustered data: observations of one cluster are not taken
+    as independent, so an account seen on several dates counts about once. With ``V10``/``V01``
+    the differences of the placement values, per cluster ``i`` their sums ``X_i``/``Y_i`` over its
+    ``m_i`` retained/``n_i`` churned observations, ``M``/``N`` the totals, ``I`` clusters and ``d``
+    the difference: ``var = S10 / M + S01 / N + 2 S11 / (M N)``, ``S10 = I / ((I - 1) M) sum_i
+    (X_i - m_i d)^2``, ``S01 = I / ((I - 1) N) sum_i (Y_i - n_i d)^2``, ``S11 = I / (I - 1) sum_i
+    (X_i - m_i d)(Y_i - n_i d)``; with one observation per cluster it is about DeLong's. NaN when a class
+    has fewer than two members."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    y = np.asarray(churned, dtype=bool)[ok]
+    n_c, n_r = int(y.sum()), int((~y).sum())
+    if n_c < 2 or n_r < 2:
+        return float("nan"), float("nan")
+    v = np.zeros(len(y))
+    for s, sign in ((np.asarray(a, dtype=np.float64)[ok], 1.0), (np.asarray(b, dtype=np.float64)[ok], -1.0)):
+        every = rankdata(s)
+        v[~y] += sign * (every[~y] - rankdata(s[~y])) / n_c  # V10: share of churned below
+        v[y] += sign * (1.0 - (every[y] - rankdata(s[y])) / n_r)  # V01: share of retained above
+    d = float(v[~y].mean())
+    if cluster is None:
+        var = np.var(v[~y], ddof=1) / n_r + np.var(v[y], ddof=1) / n_c
+        return d, float(math.sqrt(max(var, 0.0)))
+    _, ids = np.unique(np.asarray(cluster)[ok], return_inverse=True)
+    k = ids.max() + 1
+    if k < 2:
+        return d, float("nan")
+    x_i = (np.bincount(ids, weights=np.where(~y, v, 0.0), minlength=k)
+           - d * np.bincount(ids, weights=~y, minlength=k))
+    y_i = (np.bincount(ids, weights=np.where(y, v, 0.0), minlength=k)
+           - d * np.bincount(ids, weights=y, minlength=k))
+    f = k / (k - 1)
+    var = (f * (x_i @ x_i) / n_r) / n_r + (f * (y_i @ y_i) / n_c) / n_c + 2 * f * (x_i @ y_i) / (n_r * n_c)
+    return d, float(math.sqrt(max(var, 0.0)))
+
+
+@dataclass(frozen=True)
+class L2Choice:
+    """The L2 strength of the fit and how it was chosen: ``tried`` holds, per strength of the grid
+    (weakest first), the AUC on the inner judged dates (None: not judged); ``inner``: the inner
+    split; ``best``: the strength with the highest inner AUC; ``reason``: why ``L2`` was used
+    instead (empty when chosen)."""
+
+    l2: float
+    tried: tuple[tuple[float, float | None], ...] = ()
+    inner: Split | None = None
+    best: float | None = None
+    reason: str = ""
+
+
+def choose_l2(train: Backtest, *, flip: bool = False, grid: Sequence[float] = L2_GRID) -> L2Choice:
+    """Walk forward inside ``train``: split its dates as ``split_dates`` does (the last third
+    judged, a purge between), fit each strength of ``grid`` on the inner training dates and score
+    the inner judged dates with it (health, or engagement, as ``validate`` scores them). The
+    strength with the highest AUC there is the best; the one chosen is the **strongest whose AUC is
+    within one standard error of the best's** (DeLong, paired: ``paired_auc_difference``), the
+    one-standard-error rule: more shrinkage gives steadier weights, and is only given up when the
+    inner judged dates say clearly that less predicts better. Without an inner split, or below
+    ``MIN_CHURNED`` churned in either part: ``L2``, with the reason."""
+    try:
+        inner = split_dates([p.as_of for p in train.dates], horizon=train.horizon)
+    except DataError:
+        return L2Choice(L2, reason=f"too few training dates to walk forward inside them (at least "
+                                   f"3, the first and last {train.horizon} days apart)")
+    fit_part, judge_part = only_dates(train, inner.train), only_dates(train, inner.judged)
+    churned = np.concatenate([p.churned for p in judge_part.dates])
+    if churned.sum() < MIN_CHURNED:
+        return L2Choice(L2, inner=inner, reason="the inner walk forward cannot judge: " + not_enough(
+            int(churned.sum()), MIN_CHURNED, " on its judged dates"))
+    scores: dict[float, np.ndarray] = {}
+    for l2 in sorted(grid):
+        try:
+            sug = suggest_weights(fit_part, flip=flip, l2=l2)
+        except DataError as e:
+            return L2Choice(L2, inner=inner, reason=f"the inner walk forward cannot fit: {e}")
+        part = flipped_backtest(judge_part, sug.flipped)
+        scores[l2] = np.concatenate([scores_of(p, sug.weights, score=part.score,
+                                               bands=part.profile.bands)[0] for p in part.dates])
+    accounts = np.concatenate([p.account_ids for p in judge_part.dates]).astype(str)
+    aucs = {l2: ranking(s[np.isfinite(s)], churned[np.isfinite(s)])[0] for l2, s in scores.items()}
+    tried = tuple((l2, a if math.isfinite(a) else None) for l2, a in aucs.items())
+    best = max((a, l2) for l2, a in aucs.items() if math.isfinite(a))[1] if any(
+        math.isfinite(a) for a in aucs.values()) else None
+    if best is None:
+        return L2Choice(L2, tried, inner, reason="the inner walk forward cannot judge: no AUC")
+    chosen = best
+    for l2 in sorted(scores, reverse=True):  # strongest first
+        if l2 <= best:
+            break
+        diff, se = paired_auc_difference(scores[best], scores[l2], churned, accounts)
+        if math.isfinite(diff) and diff <= (se if math.isfinite(se) else 0.0):
+            chosen = l2
+            break
+    return L2Choice(chosen, tried, inner, best)
+
+
 @dataclass(frozen=True)
 class Calibration:
     split: Split
@@ -253,17 +407,23 @@ class Calibration:
     auc: dict[str, float | None]  # current_train, suggested_train, current_judged, suggested_judged
     profile: Profile
     note: str
+    l2: L2Choice = L2Choice(L2)
+    candidates: tuple[str, ...] = ()  # signals the fit could weigh beyond the profile's own
+    added: tuple[str, ...] = ()  # those of them the fit weighed, added to the saved profile
 
 
 def calibrate(bt: Backtest, *, save_as: str, split: Split | None = None, flip: bool = False,
-              l2: float = L2) -> Calibration:
+              l2: float | None = None, candidates: Sequence[str] = ()) -> Calibration:
     """Fit on ``split``'s training dates of ``bt`` (default: ``split_dates`` of its dates), compare
     the AUCs of the current and suggested weights on the training and judged dates, and build the
-    profile to save (not saved here)."""
+    profile to save (not saved here). ``l2`` None: chosen by ``choose_l2`` on the training dates.
+    ``candidates``: signals of ``bt``'s profile that are not the profile's own (``candidate_profile``);
+    the saved profile keeps those the fit weighs and leaves out the others."""
     horizon = bt.horizon
     split = split or split_dates([p.as_of for p in bt.dates], horizon=horizon)
     train, judged = only_dates(bt, split.train), only_dates(bt, split.judged)
-    sug = suggest_weights(train, flip=flip, l2=l2)
+    choice = choose_l2(train, flip=flip) if l2 is None else L2Choice(l2, reason="given")
+    sug = suggest_weights(train, flip=flip, l2=choice.l2)
     auc = {}
     for label, part in (("train", train), ("judged", judged)):
         auc[f"current_{label}"] = quick_figures(part, bt.weights)["auc"]
@@ -272,7 +432,28 @@ def calibrate(bt: Backtest, *, save_as: str, split: Split | None = None, flip: b
     note = (f"calibrate: fitted on {len(split.train)} as-of date(s) {split.train[0]}..{split.train[-1]}, "
             f"judged on {len(split.judged)} {split.judged[0]}..{split.judged[-1]}, horizon {horizon} days, "
             f"from {bt.profile.ref}; AUC on judged dates {fmt(auc['current_judged'])} (current) -> "
-            f"{fmt(auc['suggested_judged'])} (suggested)"
+            f"{fmt(auc['suggested_judged'])} (suggested); L2 {choice.l2:g}"
+            + (" chosen walking forward inside the training dates" if choice.inner and not choice.reason
+               else "")
+            + (f"; candidates beyond the profile: {', '.join(candidates)}" if candidates else "")
             + (f"; flipped {', '.join(sug.flipped)}" if sug.flipped else ""))
+    added = tuple(n for n in candidates if sug.weights[n] > 0)
     profile = calibrated_profile(bt.profile, sug.weights, name=save_as, flip=sug.flipped)
-    return Calibration(split, bt.weights, sug, auc, profile, note)
+    dropped = set(candidates) - set(added)
+    profile = dataclasses.replace(profile, signals=tuple(s for s in profile.signals if s.name not in dropped))
+    return Calibration(split, bt.weights, sug, auc, profile, note, choice, tuple(candidates), added)
+
+
+def calibrate_store(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogue: "pd.DataFrame",
+                    dates: Sequence[dt.date], *, horizon: int, save_as: str,
+                    judge_from: dt.date | None = None, candidates: str = CANDIDATES[0],
+                    flip: bool = False, l2: float | None = None) -> Calibration:
+    """What the ``calibrate`` command does before saving: split ``dates`` (``split_dates``), widen
+    the profile by ``candidates`` (``candidate_profile``), backtest the training and judged dates
+    (``validate.backtest_frame``; ``con`` reads the data store) and ``calibrate``."""
+    from .validate import backtest_frame
+
+    split = split_dates(dates, horizon=horizon, judge_from=judge_from)
+    wider, added = candidate_profile(profile, catalogue, candidates)
+    bt = backtest_frame(con, wider, [*split.train, *split.judged], horizon=horizon, catalogue=catalogue)
+    return calibrate(bt, save_as=save_as, split=split, flip=flip, l2=l2, candidates=added)

@@ -57,7 +57,24 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                         "(default: the last third)")
     c.add_argument("--flip", action="store_true",
                    help="save signals that work the other way round flipped (default: report only)")
+    c.add_argument("--candidates", choices=("catalogue", "profile"), default="catalogue",
+                   help="signals the fit may weigh: the profile's own plus the generic one per "
+                        "dimension built from the event-type catalogue, those weighed joining the "
+                        "saved profile (catalogue, the default), or the profile's own only (profile)")
+    c.add_argument("--l2", type=_l2, metavar="STRENGTH",
+                   help="L2 strength of the fit, above 0 (default: chosen by walking forward inside "
+                        "the training dates, from 0.001, 0.01, 0.1, 1)")
     c.set_defaults(run=_cmd_calibrate)
+
+
+def _l2(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number above 0")
+    return value
 
 
 def _dated(p: argparse.ArgumentParser, default: str) -> None:
@@ -269,10 +286,9 @@ def _risk_text(risk: dict) -> list[str]:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from . import profiles
-    from .calibrate import CALIBRATE_DATES, L2, calibrate, split_dates
+    from .calibrate import CALIBRATE_DATES, calibrate_store
     from .history import resolve_profile
     from .outcomes import require_mrr
-    from .validate import backtest_frame
 
     judge_from = parse_date(args.judge_from, "--judge-from") if args.judge_from else None
     if not re.fullmatch(PROFILE_NAME_PATTERN, args.save_as):  # before the work, not after it
@@ -282,35 +298,49 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         require_mrr(con)
         profile, cat = resolve_profile(con, state, args.profile)
         dates = _dates(con, args, profile, CALIBRATE_DATES)
-        split = split_dates(dates, horizon=args.horizon, judge_from=judge_from)
-        bt = backtest_frame(con, profile, [*split.train, *split.judged], horizon=args.horizon,
-                            catalogue=cat)
-    cal = calibrate(bt, save_as=args.save_as, split=split, flip=args.flip)
+        cal = calibrate_store(con, profile, cat, dates, horizon=args.horizon, save_as=args.save_as,
+                              judge_from=judge_from, candidates=args.candidates, flip=args.flip,
+                              l2=args.l2)
     version = profiles.save(state, cal.profile, author="calibrate", note=cal.note)
-    print(calibration_text(cal, l2=L2, flip=args.flip))
+    print(calibration_text(cal, flip=args.flip))
     print(f"saved {cal.profile.name} version {version} (author calibrate; not published)")
     return 0
 
 
-def calibration_text(cal: "Calibration", *, l2: float, flip: bool) -> str:
-    """What ``calibrate`` prints: the split, the weights side by side, the AUCs, the flips."""
-    s, sug = cal.split, cal.suggestion
+def calibration_text(cal: "Calibration", *, flip: bool) -> str:
+    """What ``calibrate`` prints: the split, the L2 choice, the weights side by side (heaviest
+    suggested first), the AUCs, the candidates added and the flips."""
+    s, sug, c = cal.split, cal.suggestion, cal.l2
     out = [f"Fitted on {len(s.train)} as-of date(s) {s.train[0]}..{s.train[-1]} ({sug.n:,} account-dates, "
            f"{sug.n_churned:,} churned), judged on {len(s.judged)} date(s) {s.judged[0]}..{s.judged[-1]}; "
-           f"L2-regularised logistic fit (L2 = {l2}), weights >= 0"]
+           f"L2-regularised logistic fit (L2 = {c.l2:g}), weights >= 0"]
     if s.purged:
         out.append(f"purged {len(s.purged)} date(s) ({', '.join(map(str, s.purged))}): their outcomes "
                    "reach into the judged period")
+    if c.tried and not c.reason:
+        i = c.inner
+        out.append(f"L2 chosen walking forward inside the training dates (fitted on {i.train[0]}.."
+                   f"{i.train[-1]}, judged on {i.judged[0]}..{i.judged[-1]}): AUC "
+                   + ", ".join(f"{_num(a)} at {l2:g}" for l2, a in c.tried)
+                   + f"; best {c.best:g}, chosen the strongest within one standard error of it")
+    elif c.reason and c.reason != "given":
+        out.append(f"L2 = {c.l2:g} (not chosen: {c.reason})")
     rows = [["signal", "current", "suggested", "AUC alone (training)", "verdict"]]
     by_name = {r["signal"]: r for r in sug.signals}
-    for name, w in cal.current.items():
+    for name in sorted(sug.weights, key=lambda n: -sug.weights[n]):  # stable: ties keep profile order
         sig = by_name[name]
-        rows.append([name + (" (flipped)" if name in sug.flipped else ""), f"{w:g}",
+        current = "candidate" if name in cal.candidates else f"{cal.current[name]:g}"
+        rows.append([name + (" (flipped)" if name in sug.flipped else ""), current,
                      f"{sug.weights[name]:g}", _num(sig["auc"]), sig["verdict"] or sig.get("reason", "")])
     out += [""] + _table(rows)
     cap = cal.profile.max_signal_share
     if max(sug.weights.values()) > 100 * cap:
         out.append(f"  (scoring caps any signal at {cap:.0%} of engagement: max_signal_share)")
+    if cal.candidates:
+        left = [n for n in cal.candidates if n not in cal.added]
+        out.append(f"  candidate: a generic signal from the event-type catalogue, not in the profile; "
+                   f"added to the saved profile: {', '.join(cal.added) or 'none'}"
+                   + (f"; left out (weight 0): {', '.join(left)}" if left else ""))
     a = cal.auc
     out += ["", "ROC AUC        current  suggested",
             f"  training     {_num(a['current_train']):7}  {_num(a['suggested_train'])}",
