@@ -331,11 +331,12 @@ def _capacity(o: _Obs, capacity: int | None, enough: bool, k: int) -> dict:
         start += n_d
         want = capacity if capacity is not None else math.ceil(CAPACITY_SHARE * n_d)
         rows = np.flatnonzero(np.isfinite(s) & (c != NEW))
-        if want < len(rows):  # only the candidates up to the N-th score need the stable sort
-            rows = rows[s[rows] <= np.partition(s[rows], want - 1)[want - 1]]
-        top = rows[np.argsort(s[rows], kind="stable")[:want]]
-        size += len(top)
-        caught += int(y[top].sum())
+        if want < len(rows):  # every score below the N-th, then the ties at it in account order
+            cut = np.partition(s[rows], want - 1)[want - 1]
+            below, tied = rows[s[rows] < cut], rows[s[rows] == cut]
+            rows = np.concatenate((below, tied[:want - len(below)]))
+        size += len(rows)
+        caught += int(np.count_nonzero(y[rows]))
     out = {"size": size, "churned": caught, "precision": ratio(caught, size) if enough else None,
            "recall": ratio(caught, k) if enough else None}
     if not enough:
