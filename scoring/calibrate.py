@@ -36,18 +36,27 @@ Why it is shaped like this:
   training dates lies below 0.5 works the other way round: its flip is proposed. Only with
   ``flip=True`` is it fitted (and saved) flipped; otherwise the fit keeps its direction, which
   usually sets its weight to 0, and the report says so.
+- **The report beside the fit** (``calibrate``): hand-set versus fitted versus blends on the
+  judged dates (``blend``: ``(1 - b)`` hand-set shares ``+ b`` fitted shares, the one formula the
+  Tune weights slider uses too; ``blend_figures``: ``validate.quick_figures`` per blend), the
+  weights' stability under a cluster bootstrap of the training accounts (``bootstrap``: an
+  account with all its dates per draw, refitted together by a vectorised projected Newton warm-
+  started at the full fit, ``refit_many``), and passive signals getting most of the weight
+  (``is_passive``, ``gameable``). Formulas and thresholds: ``docs/VALIDATION.md``, "Calibration".
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit
 from scipy.stats import rankdata
 
 from .errors import DataError
@@ -67,6 +76,14 @@ FILL = 0.5  # a missing normalised value
 CALIBRATE_DATES = 12  # default as-of dates: up to a year of months
 JUDGED_SHARE = 1 / 3  # default split: the last third of the dates is judged
 BACKWARDS = "works the other way round"
+BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # blends reported: 0 = hand-set, 1 = fitted
+BOOTSTRAP = 200  # default bootstrap resamples (0: none)
+UNSTABLE_POINTS = 20.0  # a signal whose 90% bootstrap interval is wider than this is unstable
+PRESENCE_KINDS = ("active_days", "distinct_users")  # one event of any type makes a day/user count
+NEWTON_TOL = 1e-7  # bootstrap refits stop below this projected gradient
+NEWTON_EPS = 1e-6  # coefficients this close to 0 may be held there (the epsilon-active set)
+NEWTON_CELLS = 2_000_000  # observations x refits per block of bootstrap refits
+PASSIVE_LIMIT = 0.5  # warn when passive signals get more than this share of the weight
 
 
 # ---------------------------------------------------------------- each signal on its own
@@ -180,13 +197,21 @@ def design_matrix(matrix: np.ndarray, flip: np.ndarray | None = None) -> np.ndar
     return x
 
 
-def loss_and_grad(params: np.ndarray, x: np.ndarray, retained: np.ndarray, l2: float
-                  ) -> tuple[float, np.ndarray]:
-    """The loss of the module docstring and its gradient; ``params = (b, beta_1, ..., beta_k)``."""
+def loss_and_grad(params: np.ndarray, x: np.ndarray, retained: np.ndarray, l2: float,
+                  weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """The loss of the module docstring and its gradient; ``params = (b, beta_1, ..., beta_k)``.
+    ``weight``: one per observation (a bootstrap's count of its account); the mean is then the
+    weighted mean ``sum_i w_i l_i / sum_i w_i``, the same as repeating each observation w_i times."""
     b, beta = params[0], params[1:]
     z = b + x @ beta
-    loss = float(np.mean(np.logaddexp(0.0, z) - retained * z) + 0.5 * l2 * beta @ beta)
-    resid = (0.5 * (1.0 + np.tanh(0.5 * z)) - retained) / len(z)  # sigmoid(z) - r, stably
+    per = np.logaddexp(0.0, z) - retained * z
+    resid = 0.5 * (1.0 + np.tanh(0.5 * z)) - retained  # sigmoid(z) - r, stably
+    if weight is None:
+        mean, resid = float(np.mean(per)), resid / len(z)
+    else:
+        total = float(weight.sum())
+        mean, resid = float(weight @ per) / total, resid * weight / total
+    loss = mean + float(0.5 * l2 * beta @ beta)
     return loss, np.concatenate(([resid.sum()], x.T @ resid + l2 * beta))
 
 
@@ -199,15 +224,26 @@ class LogisticFit:
     converged: bool
 
 
-def fit_nonneg_logistic(x: np.ndarray, retained: np.ndarray, *, l2: float = L2) -> LogisticFit:
-    """Minimise ``loss_and_grad`` under ``beta >= 0`` (L-BFGS-B; the intercept unbounded)."""
+def fit_nonneg_logistic(x: np.ndarray, retained: np.ndarray, *, l2: float = L2,
+                        sample_weight: np.ndarray | None = None, start: np.ndarray | None = None
+                        ) -> LogisticFit:
+    """Minimise ``loss_and_grad`` under ``beta >= 0`` (L-BFGS-B; the intercept unbounded).
+    ``sample_weight``: per observation, >= 0 (those at 0 are left out before the fit); ``start``:
+    ``(b, beta)`` to start from (default: the base rate's log-odds and beta = 0)."""
     r = np.asarray(retained, dtype=np.float64)
-    rate = min(max(r.mean(), 1e-6), 1 - 1e-6) if len(r) else 0.5
-    start = np.concatenate(([math.log(rate / (1 - rate))], np.zeros(x.shape[1])))
-    res = minimize(loss_and_grad, start, args=(x, r, l2), jac=True, method="L-BFGS-B",
+    w = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        keep = sw > 0
+        x, r, w = x[keep], r[keep], sw[keep]
+    if start is None:
+        rate = (float(np.average(r, weights=w)) if len(r) else 0.5)
+        rate = min(max(rate, 1e-6), 1 - 1e-6)
+        start = np.concatenate(([math.log(rate / (1 - rate))], np.zeros(x.shape[1])))
+    res = minimize(loss_and_grad, start, args=(x, r, l2, w), jac=True, method="L-BFGS-B",
                    bounds=[(None, None)] + [(0.0, None)] * x.shape[1],
                    options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
-    _, grad = loss_and_grad(res.x, x, r, l2)
+    _, grad = loss_and_grad(res.x, x, r, l2, w)
     return LogisticFit(float(res.x[0]), res.x[1:].copy(), float(res.fun), grad, bool(res.success))
 
 
@@ -238,6 +274,20 @@ class Suggestion:
     n_churned: int
 
 
+def training_data(train: Backtest, flipped: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fit's observations pooled over ``train``'s dates: the design matrix (``design_matrix``,
+    the signals ``flipped`` turned round), churned, and the account of each row (the bootstrap's
+    clusters)."""
+    names = [s.name for s in train.profile.signals]
+    mask = np.isin(names, list(flipped))
+    x = (np.vstack([design_matrix(p.rescorer.normalised.matrix, mask) for p in train.dates]) if train.dates
+         else np.zeros((0, len(names))))
+    churned = np.concatenate([p.churned for p in train.dates]) if train.dates else np.zeros(0, bool)
+    accounts = (np.concatenate([np.asarray(p.account_ids, dtype=object) for p in train.dates])
+                if train.dates else np.zeros(0, object))
+    return x, churned, accounts
+
+
 def suggest_weights(train: Backtest, *, flip: bool = False, l2: float = L2) -> Suggestion:
     """Fit weights on every observation of ``train`` (pooled over its dates); a ``DataError``
     below ``MIN_CHURNED`` churned observations."""
@@ -245,9 +295,7 @@ def suggest_weights(train: Backtest, *, flip: bool = False, l2: float = L2) -> S
     sig = signal_figures(train)
     proposed = tuple(r["signal"] for r in sig if r["verdict"] == BACKWARDS)
     flipped = proposed if flip else ()
-    mask = np.isin(names, flipped)
-    x = np.vstack([design_matrix(p.rescorer.normalised.matrix, mask) for p in train.dates])
-    churned = np.concatenate([p.churned for p in train.dates])
+    x, churned, _ = training_data(train, flipped)
     if churned.sum() < MIN_CHURNED:
         raise DataError(f"{not_enough(int(churned.sum()), MIN_CHURNED, ' on the training dates')}: "
                         "give more or earlier --as-of dates, or a longer horizon")
@@ -399,6 +447,256 @@ def choose_l2(train: Backtest, *, flip: bool = False, grid: Sequence[float] = L2
     return L2Choice(chosen, tried, inner, best)
 
 
+# ---------------------------------------------------------------- hand-set, fitted and blends
+
+
+def blend(current: Mapping[str, float], fitted: Mapping[str, float], b: float, *,
+          digits: int | None = None) -> dict[str, float]:
+    """The blend ``b`` (0 = ``current``, the hand-set weights; 1 = ``fitted``): each set first made
+    shares of its total, then ``100 * m / sum(m)`` with ``m = (1 - b) * current_share + b *
+    fitted_share`` per signal (``current``'s signals, then any only ``fitted`` has; a missing one
+    weighs 0). Scoring reads weights as shares, so ``b = 0`` scores as ``current`` and ``b = 1`` as
+    ``fitted``. ``digits``: rounded to that many decimals (the Tune weights slider and a saved
+    blend hold one, ``tuning.blend``); None: unrounded."""
+    if not 0.0 <= b <= 1.0:
+        raise ValueError(f"blend must be within 0..1, got {b}")
+    names = list(current) + [n for n in fitted if n not in current]
+    c = np.array([float(current.get(n, 0.0)) for n in names])
+    f = np.array([float(fitted.get(n, 0.0)) for n in names])
+    c = c / c.sum() if c.sum() > 0 else c
+    f = f / f.sum() if f.sum() > 0 else f
+    mix = (1.0 - b) * c + b * f
+    total = mix.sum()
+    out = {n: float(100.0 * m / total) if total > 0 else 0.0 for n, m in zip(names, mix)}
+    return out if digits is None else {n: round(v, digits) for n, v in out.items()}
+
+
+def blend_figures(judged: Backtest, current: Mapping[str, float], sug: Suggestion,
+                  grid: Sequence[float] = BLEND_GRID, passive: Sequence[str] | None = None) -> list[dict]:
+    """Per blend ``b`` of ``grid``, on the judged dates: ``validate.quick_figures`` of the blended
+    weights (``blend``, unrounded), as ``validate`` reports them: ROC AUC with its DeLong interval,
+    at_risk lift, recall at_risk, precision and recall at capacity; and, with ``passive`` (the
+    passive signals, ``passive_signals``), the passive share of the blended weight. A signal the
+    fit flipped counts flipped at any ``b > 0`` (as the blend would be saved) and as it is at
+    ``b = 0``, the hand-set weights as they stand."""
+    flipped = flipped_backtest(judged, sug.flipped)
+    rows = []
+    for b in sorted(set(grid)):
+        w = blend(current, sug.weights, b)
+        q = quick_figures(judged if b == 0 else flipped, w)
+        rows.append({"blend": b, "weights": w, "auc": q["auc"], "auc_ci": q["auc_ci"],
+                     "lift_at_risk": q["lift_at_risk"], "recall_at_risk": q["recall_at_risk"],
+                     "precision_at_capacity": q["precision_at_capacity"],
+                     "recall_at_capacity": q["recall_at_capacity"], "n_accounts": q["n_accounts"],
+                     "n_churned": q["n_churned"], "reasons": q["reasons"],
+                     "passive_share": None if passive is None else passive_share(w, passive)})
+    return rows
+
+
+# ---------------------------------------------------------------- weight stability
+
+
+@dataclass(frozen=True)
+class Stability:
+    """Weights refitted on bootstrap resamples of the training accounts (``bootstrap``):
+    ``resamples`` asked, ``fitted`` of them with a fit (some weight above 0), ``seed``, ``l2``,
+    ``seconds`` taken; ``signals``: per signal its full-data weight, the median and 5th/95th
+    percentile of its resampled weights, the share of resamples weighing it (> 0) and whether it
+    is ``unstable`` (interval wider than ``UNSTABLE_POINTS``)."""
+
+    resamples: int
+    fitted: int
+    seed: int
+    l2: float
+    seconds: float
+    signals: list[dict]
+
+
+def account_counts(accounts: np.ndarray, resamples: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster bootstrap draws: the distinct accounts ``K`` of ``accounts`` (one label per row)
+    are drawn ``K`` times with replacement per resample. Returns ``(counts, ids)``: ``counts`` is
+    ``resamples x K``, how often each account was drawn, and ``ids`` each row's account, so
+    ``counts[r][ids]`` weighs every row of an account by its account's count: all of an account's
+    dates come in (or stay out) together."""
+    _, ids = np.unique(np.asarray(accounts).astype(str), return_inverse=True)
+    k = int(ids.max()) + 1 if len(ids) else 0
+    draws = rng.integers(0, max(k, 1), size=(resamples, k))
+    counts = np.zeros((resamples, k), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(resamples), k), draws.ravel()), 1)
+    return counts, ids
+
+
+def refit_many(x: np.ndarray, retained: np.ndarray, weights: np.ndarray, *, l2: float,
+               start: np.ndarray, tol: float = NEWTON_TOL, max_iter: int = 50) -> np.ndarray:
+    """The fit of ``fit_nonneg_logistic`` for many observation weightings at once: row ``r`` of
+    ``weights`` (``resamples x n``, >= 0) weighs the observations of refit ``r``. Returns
+    ``resamples x (1 + k)``: ``(b, beta)`` per refit.
+
+    Vectorised projected Newton (Bertsekas 1982) over all refits together, every one starting at
+    ``start`` (the full fit, close to each refit's optimum, so a few steps do): per step, the
+    gradient and Hessian of every refit come from matrix products over the observations; the
+    coefficients at (or within ``NEWTON_EPS`` of) 0 with a positive gradient stay where they are
+    and the Newton step is solved on the others; the step is halved until the loss falls enough
+    (Armijo, along the projection onto beta >= 0). A refit stops when its projected gradient (0
+    where a coefficient at 0 is pushed outward) is below ``tol``; one that does not within
+    ``max_iter`` steps, or finds no decrease, is finished by L-BFGS-B (``fit_nonneg_logistic``)
+    from where it stands. Refits go in blocks so an observations x refits array stays near
+    ``NEWTON_CELLS`` numbers."""
+    n, k = x.shape
+    y = np.asarray(retained, dtype=bool)
+    xa = np.hstack([np.ones((n, 1)), x])
+    xat = np.ascontiguousarray(xa.T)
+    iu, ju = np.triu_indices(k + 1)
+    pairs = xa[:, iu] * xa[:, ju]  # n x (pairs): the Hessians' entries as one matrix product
+    pen = np.concatenate(([0.0], np.full(k, l2)))
+    diag = np.arange(k + 1)
+    out = np.empty((len(weights), k + 1))
+    block = max(1, NEWTON_CELLS // max(n, 1))
+
+    def at(t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The probabilities of retention (refits x n) and the loss of each refit at ``t``: the
+        loss from one log per cell, ``-log(p)`` where retained and ``-log(1 - p)`` where not."""
+        p = expit(t @ xat)
+        return p, -np.einsum("cn,cn->c", w, np.log(np.where(y, p, 1.0 - p))) + 0.5 * (t * t) @ pen
+
+    for lo in range(0, len(weights), block):
+        w = np.asarray(weights[lo:lo + block], dtype=np.float64)
+        w = w / w.sum(axis=1, keepdims=True)  # refits x n, each refit's weights summing to 1
+        th = np.tile(np.asarray(start, dtype=np.float64), (len(w), 1))
+        p, f = at(th, w)
+        live = np.arange(len(w))
+        lbfgs: list[int] = []
+        for _ in range(max_iter):
+            t, wl, pl = th[live], w[live], p[live]
+            g = (wl * (pl - y)) @ xa + t * pen
+            pg = g.copy()
+            pg[:, 1:] = np.where(t[:, 1:] <= 0.0, np.minimum(g[:, 1:], 0.0), g[:, 1:])
+            size = np.abs(pg).max(axis=1)
+            keep = size >= tol
+            live, t, g, wl, pl, size = live[keep], t[keep], g[keep], wl[keep], pl[keep], size[keep]
+            if not len(live):
+                break
+            hold = np.zeros_like(t, dtype=bool)
+            hold[:, 1:] = (t[:, 1:] <= np.minimum(NEWTON_EPS, size)[:, None]) & (g[:, 1:] > 0)
+            hv = (wl * pl * (1.0 - pl)) @ pairs
+            h = np.zeros((len(live), k + 1, k + 1))
+            h[:, iu, ju] = hv
+            h[:, ju, iu] = hv
+            h += np.diag(pen)
+            h *= ~hold[:, :, None] & ~hold[:, None, :]
+            h[:, diag, diag] += hold  # identity on the held coefficients: their step is 0
+            d = -np.linalg.solve(h, np.where(hold, 0.0, g)[:, :, None])[:, :, 0]
+            step = np.ones(len(live))
+            todo = np.arange(len(live))
+            for _ in range(40):
+                cand = t[todo] + step[todo, None] * d[todo]
+                cand[:, 1:] = np.maximum(cand[:, 1:], 0.0)
+                cols = live[todo]
+                pc, fc = at(cand, w[cols])
+                good = fc <= f[cols] + 1e-4 * ((cand - t[todo]) * g[todo]).sum(axis=1)
+                th[cols[good]], p[cols[good]], f[cols[good]] = cand[good], pc[good], fc[good]
+                step[todo[~good]] *= 0.5
+                todo = todo[~good]
+                if not len(todo):
+                    break
+            if len(todo):  # no decrease found: left to L-BFGS-B
+                lbfgs += live[todo].tolist()
+                live = np.setdiff1d(live, live[todo])
+        for c in lbfgs + live.tolist():  # not settled by Newton: finished by L-BFGS-B
+            fit = fit_nonneg_logistic(x, y, l2=l2, sample_weight=w[c], start=th[c])
+            th[c] = np.concatenate(([fit.intercept], fit.coef))
+        out[lo:lo + block] = th
+    return out
+
+
+def bootstrap(train: Backtest, sug: Suggestion, *, l2: float, resamples: int = BOOTSTRAP,
+              seed: int = 0) -> Stability:
+    """Weight stability: ``resamples`` refits of ``sug``'s model (same signals, flips and ``l2``;
+    L2 is not chosen again) on cluster bootstrap resamples of ``train`` (``account_counts``: an
+    account with all its training dates, drawn with replacement), each warm-started from the full
+    fit and weighted by the counts (the same as repeating the rows). Each refit's weights are made
+    readable (``readable_weights``); a refit with every weight 0 is left out of the figures."""
+    started = time.perf_counter()
+    names = [s.name for s in train.profile.signals]
+    x, churned, accounts = training_data(train, sug.flipped)
+    retained = ~churned
+    counts, ids = account_counts(accounts, resamples, np.random.default_rng(seed))
+    start = np.concatenate(([sug.fit.intercept], sug.fit.coef))
+    coefs = refit_many(x, retained, counts[:, ids], l2=l2, start=start)[:, 1:]
+    got = [[readable_weights(c, names)[n] for n in names] for c in coefs
+           if np.isfinite(c).all() and c.sum() > 0]
+    w = np.array(got, dtype=np.float64).reshape(len(got), len(names))
+    rows = []
+    for j, n in enumerate(names):
+        col = w[:, j]
+        lo, med, hi = (np.percentile(col, [5, 50, 95]) if len(col) else (math.nan,) * 3)
+        rows.append({"signal": n, "weight": sug.weights[n], "median": float(med), "low": float(lo),
+                     "high": float(hi), "weighed": float((col > 0).mean()) if len(col) else None,
+                     "unstable": bool(hi - lo > UNSTABLE_POINTS) if len(col) else None})
+    return Stability(resamples, len(got), seed, l2, time.perf_counter() - started, rows)
+
+
+# ---------------------------------------------------------------- gameable: passive signals
+
+
+def _selected_events(sig: SignalDef, catalogue: "pd.DataFrame") -> list[bool]:
+    """The value_action flag of every event type ``sig`` selects, as the signals query selects
+    them (``signals_sql._Filter``): listed event types or features, none listed = every event type,
+    then value actions only with ``value_only``; a listed event type the catalogue lacks is
+    unclassified, so passive."""
+    rows = [(str(et), str(ft) if isinstance(ft, str) and ft else str(et), bool(va))
+            for et, ft, va in zip(catalogue["event_type"], catalogue["feature"] if "feature" in catalogue
+                                  else catalogue["event_type"], catalogue["value_action"].fillna(False))]
+    known = {et for et, _, _ in rows}
+    rows += [(et, et, False) for et in sig.event_types if et not in known]
+    listed = bool(sig.event_types or sig.features)
+    chosen = [va for et, ft, va in rows
+              if (not listed or et in sig.event_types or ft in sig.features) and (va or not sig.value_only)]
+    return chosen
+
+
+def is_passive(sig: SignalDef, catalogue: "pd.DataFrame") -> bool:
+    """Whether ``sig`` is **passive**: it can be raised without doing anything of value. True when
+    none of the event types it selects (``_selected_events``) is a value action (it counts logins,
+    page views, unclassified events...), or when its kind measures presence (``PRESENCE_KINDS``:
+    active days, distinct users) and it selects any passive event type, because one passive
+    event (a login) makes a day or a user count as fully as a value action. A signal of value
+    actions only, or a count, sum or distinct features over value actions, is not passive."""
+    chosen = _selected_events(sig, catalogue)
+    if not any(chosen):
+        return True
+    return sig.kind in PRESENCE_KINDS and not all(chosen)
+
+
+def passive_signals(profile: Profile, catalogue: "pd.DataFrame | None") -> tuple[str, ...] | None:
+    """The passive signals of ``profile`` (``is_passive``), in profile order; None without a
+    catalogue (no event type is classified, so nothing can be told)."""
+    if catalogue is None:
+        return None
+    return tuple(s.name for s in profile.signals if is_passive(s, catalogue))
+
+
+def passive_share(weights: Mapping[str, float], passive: Sequence[str]) -> float | None:
+    """The passive signals' share of the total weight (0..1); None when every weight is 0."""
+    total = sum(weights.values())
+    return sum(weights.get(n, 0.0) for n in passive) / total if total > 0 else None
+
+
+def gameable(passive: Sequence[str] | None, weights: Mapping[str, float], saved: Mapping[str, float],
+             b: float) -> dict:
+    """The gameable check: the passive signals (None: no catalogue), their share of the fitted
+    ``weights`` and of the ``saved`` ones (blend ``b``), and ``warning`` when either share is above
+    ``PASSIVE_LIMIT``."""
+    if passive is None:
+        return {"passive": None, "fitted_share": None, "saved_share": None, "blend": b, "warning": False,
+                "reason": "no event-type catalogue: which signals are passive cannot be told"}
+    fitted, kept = passive_share(weights, passive), passive_share(saved, passive)
+    warn = any(v is not None and v > PASSIVE_LIMIT for v in (fitted, kept))
+    return {"passive": list(passive), "fitted_share": fitted, "saved_share": kept, "blend": b,
+            "warning": warn, "limit": PASSIVE_LIMIT}
+
+
 @dataclass(frozen=True)
 class Calibration:
     split: Split
@@ -410,15 +708,30 @@ class Calibration:
     l2: L2Choice = L2Choice(L2)
     candidates: tuple[str, ...] = ()  # signals the fit could weigh beyond the profile's own
     added: tuple[str, ...] = ()  # those of them the fit weighed, added to the saved profile
+    blend: float = 1.0  # the blend saved: 0 = hand-set, 1 = fitted
+    blends: tuple[dict, ...] = ()  # blend_figures on the judged dates
+    saved_weights: dict[str, float] = dataclasses.field(default_factory=dict)  # the blend saved
+    stability: Stability | None = None  # None: bootstrap off
+    gameable: dict = dataclasses.field(default_factory=dict)
 
 
 def calibrate(bt: Backtest, *, save_as: str, split: Split | None = None, flip: bool = False,
-              l2: float | None = None, candidates: Sequence[str] = ()) -> Calibration:
+              l2: float | None = None, candidates: Sequence[str] = (), blend_saved: float = 1.0,
+              resamples: int = BOOTSTRAP, seed: int = 0,
+              catalogue: "pd.DataFrame | None" = None) -> Calibration:
     """Fit on ``split``'s training dates of ``bt`` (default: ``split_dates`` of its dates), compare
     the AUCs of the current and suggested weights on the training and judged dates, and build the
     profile to save (not saved here). ``l2`` None: chosen by ``choose_l2`` on the training dates.
     ``candidates``: signals of ``bt``'s profile that are not the profile's own (``candidate_profile``);
-    the saved profile keeps those the fit weighs and leaves out the others."""
+    the saved profile keeps those the fit weighs and leaves out the others.
+
+    Then the report of the issue: hand-set versus fitted versus blends on the judged dates
+    (``blend_figures`` over ``BLEND_GRID`` and ``blend_saved``), the weights' stability under
+    ``resamples`` cluster bootstrap refits seeded by ``seed`` (``bootstrap``; 0: none) and the
+    gameable check (``gameable``; needs the event-type ``catalogue``). The saved weights are the
+    blend ``blend_saved`` (default 1, the fitted ones) rounded to one decimal."""
+    if not 0.0 <= blend_saved <= 1.0:
+        raise ValueError(f"blend must be within 0..1, got {blend_saved}")
     horizon = bt.horizon
     split = split or split_dates([p.as_of for p in bt.dates], horizon=horizon)
     train, judged = only_dates(bt, split.train), only_dates(bt, split.judged)
@@ -428,7 +741,16 @@ def calibrate(bt: Backtest, *, save_as: str, split: Split | None = None, flip: b
     for label, part in (("train", train), ("judged", judged)):
         auc[f"current_{label}"] = quick_figures(part, bt.weights)["auc"]
         auc[f"suggested_{label}"] = quick_figures(flipped_backtest(part, sug.flipped), sug.weights)["auc"]
+    passive = passive_signals(bt.profile, catalogue)
+    blends = blend_figures(judged, bt.weights, sug, (*BLEND_GRID, blend_saved), passive)
+    saved_w = sug.weights if blend_saved == 1 else blend(bt.weights, sug.weights, blend_saved, digits=1)
+    saved_flips = sug.flipped if blend_saved > 0 else ()
+    stability = (bootstrap(train, sug, l2=choice.l2, resamples=resamples, seed=seed) if resamples > 0
+                 else None)
+    game = gameable(passive, sug.weights, saved_w, blend_saved)
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    chosen = next(r for r in blends if r["blend"] == blend_saved)
+    what = {0.0: " (hand-set)", 1.0: " (fitted)"}.get(blend_saved, "")
     note = (f"calibrate: fitted on {len(split.train)} as-of date(s) {split.train[0]}..{split.train[-1]}, "
             f"judged on {len(split.judged)} {split.judged[0]}..{split.judged[-1]}, horizon {horizon} days, "
             f"from {bt.profile.ref}; AUC on judged dates {fmt(auc['current_judged'])} (current) -> "
@@ -436,18 +758,24 @@ def calibrate(bt: Backtest, *, save_as: str, split: Split | None = None, flip: b
             + (" chosen walking forward inside the training dates" if choice.inner and not choice.reason
                else "")
             + (f"; candidates beyond the profile: {', '.join(candidates)}" if candidates else "")
-            + (f"; flipped {', '.join(sug.flipped)}" if sug.flipped else ""))
-    added = tuple(n for n in candidates if sug.weights[n] > 0)
-    profile = calibrated_profile(bt.profile, sug.weights, name=save_as, flip=sug.flipped)
+            + (f"; flipped {', '.join(saved_flips)}" if saved_flips else "")
+            + f"; saved blend {blend_saved:g}{what} of hand-set (0) and fitted (1), AUC on judged dates "
+              f"{fmt(chosen['auc'])}"
+            + (f"; passive signals {100 * game['saved_share']:.0f}% of the saved weight"
+               if game.get("saved_share") is not None else ""))
+    added = tuple(n for n in candidates if saved_w.get(n, 0.0) > 0)
+    profile = calibrated_profile(bt.profile, saved_w, name=save_as, flip=saved_flips)
     dropped = set(candidates) - set(added)
     profile = dataclasses.replace(profile, signals=tuple(s for s in profile.signals if s.name not in dropped))
-    return Calibration(split, bt.weights, sug, auc, profile, note, choice, tuple(candidates), added)
+    return Calibration(split, bt.weights, sug, auc, profile, note, choice, tuple(candidates), added,
+                       blend_saved, tuple(blends), dict(saved_w), stability, game)
 
 
 def calibrate_store(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogue: "pd.DataFrame",
                     dates: Sequence[dt.date], *, horizon: int, save_as: str,
                     judge_from: dt.date | None = None, candidates: str = CANDIDATES[0],
-                    flip: bool = False, l2: float | None = None) -> Calibration:
+                    flip: bool = False, l2: float | None = None, blend_saved: float = 1.0,
+                    resamples: int = BOOTSTRAP, seed: int = 0) -> Calibration:
     """What the ``calibrate`` command does before saving: split ``dates`` (``split_dates``), widen
     the profile by ``candidates`` (``candidate_profile``), backtest the training and judged dates
     (``validate.backtest_frame``; ``con`` reads the data store) and ``calibrate``."""
@@ -456,4 +784,5 @@ def calibrate_store(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogu
     split = split_dates(dates, horizon=horizon, judge_from=judge_from)
     wider, added = candidate_profile(profile, catalogue, candidates)
     bt = backtest_frame(con, wider, [*split.train, *split.judged], horizon=horizon, catalogue=catalogue)
-    return calibrate(bt, save_as=save_as, split=split, flip=flip, l2=l2, candidates=added)
+    return calibrate(bt, save_as=save_as, split=split, flip=flip, l2=l2, candidates=added,
+                     blend_saved=blend_saved, resamples=resamples, seed=seed, catalogue=catalogue)

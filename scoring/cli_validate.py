@@ -64,7 +64,35 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     c.add_argument("--l2", type=_l2, metavar="STRENGTH",
                    help="L2 strength of the fit, above 0 (default: chosen by walking forward inside "
                         "the training dates, from 0.001, 0.01, 0.1, 1)")
+    c.add_argument("--blend", type=_blend, default=1.0, metavar="B",
+                   help="weights to save: the blend (1 - B) x hand-set + B x fitted, on the shares, "
+                        "0..1 (default 1: the fitted weights; 0: the hand-set ones)")
+    c.add_argument("--bootstrap", type=_resamples, default=200, metavar="N",
+                   help="resamples of the training accounts to refit for the weights' stability "
+                        "(default 200; 0: none)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    c.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     c.set_defaults(run=_cmd_calibrate)
+
+
+def _blend(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number from 0 (hand-set) to 1 (fitted)")
+    return value
+
+
+def _resamples(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 0 or more")
+    return value
 
 
 def _l2(text: str) -> float:
@@ -300,11 +328,42 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         dates = _dates(con, args, profile, CALIBRATE_DATES)
         cal = calibrate_store(con, profile, cat, dates, horizon=args.horizon, save_as=args.save_as,
                               judge_from=judge_from, candidates=args.candidates, flip=args.flip,
-                              l2=args.l2)
+                              l2=args.l2, blend_saved=args.blend, resamples=args.bootstrap,
+                              seed=args.seed)
     version = profiles.save(state, cal.profile, author="calibrate", note=cal.note)
+    if args.json:
+        print(json.dumps(json_ready(calibration_json(cal, version)), allow_nan=False))
+        return 0
     print(calibration_text(cal, flip=args.flip))
     print(f"saved {cal.profile.name} version {version} (author calibrate; not published)")
     return 0
+
+
+def calibration_json(cal: "Calibration", version: int | None = None) -> dict:
+    """What ``calibrate --json`` prints (before ``json_ready``): the split, the L2 choice, the
+    weights (current, fitted, saved), the AUCs, candidates and flips, then the three parts of the
+    report: ``blends`` (hand-set, fitted and blends on the judged dates), ``stability`` (the
+    bootstrap; None when off) and ``gameable``; ``saved``: the profile and version written."""
+    from .calibrate import UNSTABLE_POINTS
+
+    s, sug, c, st = cal.split, cal.suggestion, cal.l2, cal.stability
+    return {
+        "split": {"train": s.train, "purged": s.purged, "judged": s.judged},
+        "n": sug.n, "n_churned": sug.n_churned,
+        "l2": {"value": c.l2, "tried": [{"l2": l2, "auc": a} for l2, a in c.tried], "best": c.best,
+               "reason": c.reason or None},
+        "weights": {"current": cal.current, "fitted": sug.weights, "saved": cal.saved_weights},
+        "auc": cal.auc, "candidates": cal.candidates, "added": cal.added,
+        "proposed_flips": sug.proposed_flips, "flipped": sug.flipped,
+        "signals": sug.signals,
+        "blend": cal.blend, "blends": cal.blends,
+        "stability": None if st is None else {
+            "resamples": st.resamples, "fitted": st.fitted, "seed": st.seed, "l2": st.l2,
+            "seconds": st.seconds, "unstable_points": UNSTABLE_POINTS, "signals": st.signals},
+        "gameable": cal.gameable,
+        "note": cal.note,
+        "saved": {"profile": cal.profile.name, "version": version, "published": False},
+    }
 
 
 def calibration_text(cal: "Calibration", *, flip: bool) -> str:
@@ -350,4 +409,59 @@ def calibration_text(cal: "Calibration", *, flip: bool) -> str:
         what = "fitted and saved flipped" if flip else "kept as it is; give --flip to save it flipped"
         out.append(f"proposed flip: {name} works the other way round on the training dates (AUC "
                    f"{_num(r['auc'])}{_ci(r['auc_ci'], _num)}): {what}")
+    out += [""] + _blends_text(cal) + [""] + _stability_text(cal) + [""] + _gameable_text(cal)
     return "\n".join(out)
+
+
+def _blend_name(b: float) -> str:
+    return f"{b:g}" + {0.0: " hand-set", 1.0: " fitted"}.get(b, "")
+
+
+def _blends_text(cal: "Calibration") -> list[str]:
+    rows = [["blend", "ROC AUC (95% CI)", "at_risk lift", "recall at_risk", "recall at capacity",
+             "passive weight"]]
+    for r in cal.blends:
+        rows.append([_blend_name(r["blend"]) + (" (saved)" if r["blend"] == cal.blend else ""),
+                     _num(r["auc"]) + _ci(r["auc_ci"], _num), _lift(r["lift_at_risk"]),
+                     _pct(r["recall_at_risk"]), _pct(r["recall_at_capacity"]), _pct(r["passive_share"])])
+    first = cal.blends[0] if cal.blends else {"n_accounts": 0, "n_churned": 0}
+    return ([f"Hand-set (blend 0) versus fitted (1) versus blends on the judged dates "
+             f"({first['n_accounts']:,} account-dates, {first['n_churned']:,} churned); blend b: weights "
+             "(1 - b) x hand-set + b x fitted, on the shares"] + _table(rows)
+            + [f"  saved: blend {_blend_name(cal.blend)}"
+               + ("" if cal.blend == 1 else ", rounded to one decimal") + " (--blend B chooses)"])
+
+
+def _stability_text(cal: "Calibration") -> list[str]:
+    from .calibrate import UNSTABLE_POINTS
+
+    st = cal.stability
+    if st is None:
+        return ["Weight stability: bootstrap off (--bootstrap 0)"]
+    rows = [["signal", "fitted", "median", "90% interval", "weighed in", ""]]
+    for r in sorted(st.signals, key=lambda r: -r["weight"]):  # as the weights above
+        rows.append([r["signal"], f"{r['weight']:g}", _num(r["median"], ".0f"),
+                     f"{_num(r['low'], '.0f')}-{_num(r['high'], '.0f')}",
+                     _pct(r["weighed"]), "UNSTABLE" if r["unstable"] else ""])
+    head = (f"Weight stability: {st.resamples} bootstrap resamples of the training accounts (an "
+            f"account with all its dates; seed {st.seed}, L2 {st.l2:g} as fitted), {st.fitted} refitted "
+            f"in {st.seconds:.1f} s")
+    unstable = [r["signal"] for r in st.signals if r["unstable"]]
+    return ([head] + _table(rows)
+            + [f"  unstable (90% interval wider than {UNSTABLE_POINTS:g} points): "
+               f"{', '.join(unstable) or 'none'}; weighed in: the share of resamples giving the signal weight"])
+
+
+def _gameable_text(cal: "Calibration") -> list[str]:
+    g = cal.gameable
+    if not g or g.get("passive") is None:
+        return [f"Gameable: not judged ({g.get('reason', 'no catalogue') if g else 'no catalogue'})"]
+    names = ", ".join(g["passive"]) or "none"
+    line = (f"Gameable: passive signals (no value action, or active days/users counted from passive "
+            f"events): {names}; {_pct(g['fitted_share'])} of the fitted weight, {_pct(g['saved_share'])} "
+            f"of the saved (blend {g['blend']:g})")
+    if g["warning"]:
+        return [line, f"  WARNING: passive signals get more than {g['limit']:.0%} of the weight: an "
+                      "account can raise its score by logging in or browsing without getting value; "
+                      "consider a lower blend or value-action signals"]
+    return [line]

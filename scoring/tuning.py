@@ -298,17 +298,11 @@ def changed_table(inputs: pd.DataFrame, c: Comparison, rows: np.ndarray) -> pd.D
 def blend(current: Mapping[str, float], suggested: Mapping[str, float], b: float) -> dict[str, float]:
     """``(1 - b) * current + b * suggested``, each first normalised to shares, as weights adding up
     to 100 (to one decimal, as a slider holds them): ``b = 0`` keeps the current shares, ``b = 1``
-    takes the suggested ones."""
-    if not 0.0 <= b <= 1.0:
-        raise ValueError(f"blend must be within 0..1, got {b}")
-    names = list(current)
-    c = np.array([float(current[n]) for n in names])
-    s = np.array([float(suggested.get(n, 0.0)) for n in names])
-    c = c / c.sum() if c.sum() > 0 else c
-    s = s / s.sum() if s.sum() > 0 else s
-    mix = (1.0 - b) * c + b * s
-    total = mix.sum()
-    return {n: round(float(100.0 * m / total), 1) if total > 0 else 0.0 for n, m in zip(names, mix)}
+    takes the suggested ones. The formula is ``calibrate.blend``'s (the ``calibrate`` command
+    reports and saves the same blends)."""
+    from .calibrate import blend as _blend
+
+    return _blend(current, suggested, b, digits=1)
 
 
 def flip_sentences(signals: Sequence[Mapping], flips: Sequence[str]) -> list[str]:

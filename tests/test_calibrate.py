@@ -1,10 +1,12 @@
 """``calibrate``: the constrained fit (KKT), readable weights, the walk-forward purge, flips, the
-candidates beyond the profile, the L2 chosen inside the training dates, and the command saving a
+candidates beyond the profile, the L2 chosen inside the training dates, the report (hand-set versus
+fitted versus blends, bootstrap stability over accounts, passive signals) and the command saving a
 new profile version. (On the demo, against its hidden truth: ``test_calibrate_demo.py``.)"""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -12,10 +14,11 @@ import pytest
 from scipy.optimize import minimize
 
 from scoring.__main__ import main
-from scoring.calibrate import (L2, L2_GRID, LeakError, Split, calibrate, calibrated_profile,
-                               candidate_profile, choose_l2, design_matrix, fit_nonneg_logistic,
-                               loss_and_grad, only_dates, paired_auc_difference, readable_weights,
-                               split_dates, suggest_weights)
+from scoring.calibrate import (BLEND_GRID, L2, L2_GRID, LeakError, Split, account_counts, blend,
+                               bootstrap, calibrate, calibrated_profile, candidate_profile, choose_l2,
+                               design_matrix, fit_nonneg_logistic, gameable, is_passive, loss_and_grad,
+                               only_dates, paired_auc_difference, passive_signals, readable_weights,
+                               refit_many, split_dates, suggest_weights, training_data)
 from scoring.demo import build_demo
 from scoring.errors import DataError
 from scoring.normalize import normalise
@@ -167,6 +170,11 @@ def test_calibrate_command_saves_a_new_version(demo, capsys):
     assert "current" in out and "suggested" in out and "judged" in out and "purged" in out
     assert f"saved classic version {before.version + 1}" in out
     assert "L2 chosen walking forward inside the training dates" in out and "candidate" in out
+    # the report: hand-set versus fitted versus blends, stability, passive signals
+    assert "Hand-set (blend 0) versus fitted (1) versus blends on the judged dates" in out
+    assert "0 hand-set" in out and "1 fitted (saved)" in out and "0.25" in out and "0.75" in out
+    assert "Weight stability: 200 bootstrap resamples of the training accounts" in out
+    assert "90% interval" in out and "Gameable: passive signals" in out and "logins" in out
     saved = profiles.load(state, "classic")
     assert sum(s.weight for s in saved.signals) == 100 and all(s.weight >= 0 for s in saved.signals)
     own = [s.name for s in before.signals]
@@ -179,6 +187,7 @@ def test_calibrate_command_saves_a_new_version(demo, capsys):
     info = profiles.versions(state, "classic")[-1]
     assert info.author == "calibrate" and "horizon 90 days" in info.note and "AUC" in info.note
     assert "L2 " in info.note and "candidates beyond the profile" in info.note
+    assert "saved blend 1 (fitted)" in info.note
     assert not info.published and profiles.published(state).version == before.version
 
 
@@ -187,9 +196,10 @@ def test_calibrate_command_on_the_profile_alone(demo, capsys):
 
     state = StateStore(demo.with_name("cs.state.sqlite"))
     assert main(["calibrate", *_args(demo), "--save-as", "own", "--candidates", "profile",
-                 "--l2", "0.01"]) == 0
+                 "--l2", "0.01", "--bootstrap", "0"]) == 0
     out = capsys.readouterr().out
     assert "(L2 = 0.01)" in out and "candidate" not in out and "walking forward" not in out
+    assert "Weight stability: bootstrap off (--bootstrap 0)" in out and "UNSTABLE" not in out
     saved = profiles.load(state, "own")
     assert [s.name for s in saved.signals] == [s.name for s in demo_profile().signals]
     for bad in ("0", "-1", "x", "nan"):
@@ -360,3 +370,202 @@ def test_l2_falls_back_without_an_inner_split():
     cal = calibrate(bt, save_as="x", split=Split(train=(bt.dates[0].as_of,), purged=(),
                                                  judged=(bt.dates[2].as_of,)))
     assert cal.l2.l2 == L2 and cal.l2.reason
+
+
+# ---------------------------------------------------------------- the report: blends, stability, passive
+
+
+def _uneven(bt):
+    """``bt`` with hand-set weights 1, 2, 7 (not shares of 100), the rest as it is."""
+    signals = tuple(dataclasses.replace(x, weight=w) for x, w in zip(bt.profile.signals, (1.0, 2.0, 7.0)))
+    return dataclasses.replace(bt, profile=dataclasses.replace(bt.profile, signals=signals))
+
+
+def test_blend_0_is_the_hand_set_and_1_the_fitted():
+    bt = _uneven(_monthly_book())
+    cal = calibrate(bt, save_as="x", resamples=0)
+    rows = {r["blend"]: r for r in cal.blends}
+    assert tuple(rows) == BLEND_GRID
+    assert rows[0.0]["auc"] == cal.auc["current_judged"]  # exactly: the same shares, the same ranks
+    assert rows[1.0]["auc"] == cal.auc["suggested_judged"]
+    for r in cal.blends:
+        assert r["auc_ci"][0] < r["auc"] < r["auc_ci"][1] and r["lift_at_risk"] > 0
+        assert r["recall_at_capacity"] is not None and r["passive_share"] is None  # no catalogue
+        assert sum(r["weights"].values()) == pytest.approx(100)
+    hand, fitted = bt.weights, cal.suggestion.weights
+    half = blend(hand, fitted, 0.5)
+    for n in hand:
+        assert half[n] == pytest.approx(50 * hand[n] / 10 + 50 * fitted[n] / 100)
+    assert cal.saved_weights == fitted and "saved blend 1 (fitted)" in cal.note
+    # --blend B: the saved weights are that blend, to one decimal as the Tune weights slider has them
+    b = calibrate(bt, save_as="x", resamples=0, blend_saved=0.5, l2=cal.l2.l2)
+    assert b.saved_weights == blend(hand, fitted, 0.5, digits=1) == tuning_blend(hand, fitted, 0.5)
+    assert {s.name: s.weight for s in b.profile.signals} == b.saved_weights
+    assert "saved blend 0.5 of hand-set (0) and fitted (1)" in b.note and b.blend == 0.5
+    zero = calibrate(bt, save_as="x", resamples=0, blend_saved=0.0, l2=cal.l2.l2)
+    assert zero.saved_weights == {"a": 10.0, "b": 20.0, "c": 70.0}
+    with pytest.raises(ValueError, match="within 0..1"):
+        calibrate(bt, save_as="x", resamples=0, blend_saved=1.5)
+
+
+def tuning_blend(*a):
+    from scoring import tuning
+
+    return tuning.blend(*a)
+
+
+def _twice(n=1500, seed=2):
+    """Each account on two dates with the same signals and outcome, and the same book on one date."""
+    p = book_profile("a", "b", "c")
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.random(n), rng.random(n), rng.random(n)
+    churned = rng.random(n) < 0.02 + 0.3 * (1 - a) ** 2 + 0.1 * (1 - b)
+    raw = {"a": a, "b": b, "c": c}
+    preps = [synthetic_prep(T + D(days=100 * i), raw, churned, p) for i in range(2)]
+    return synthetic(preps, p), synthetic(preps[:1], p)
+
+
+def test_bootstrap_resamples_accounts_not_rows():
+    two, one = _twice()
+    x, churned, accounts = training_data(two)
+    assert len(x) == 3000 and len(set(accounts)) == 1500
+    counts, ids = account_counts(accounts, 50, np.random.default_rng(0))
+    assert counts.shape == (50, 1500) and (counts.sum(axis=1) == 1500).all()
+    w = counts[:, ids]
+    np.testing.assert_array_equal(w[:, :1500], w[:, 1500:])  # an account's two rows weigh alike
+    # so resampling the two-date book is resampling the one-date book with every row doubled: the
+    # same draws and the same weights. Resampling rows (3,000 of them) would draw differently.
+    s2 = bootstrap(two, suggest_weights(two, l2=0.01), l2=0.01, resamples=60, seed=4)
+    s1 = bootstrap(one, suggest_weights(one, l2=0.01), l2=0.01, resamples=60, seed=4)
+    for r2, r1 in zip(s2.signals, s1.signals):
+        assert (r2["median"], r2["low"], r2["high"], r2["weighed"]) == pytest.approx(
+            (r1["median"], r1["low"], r1["high"], r1["weighed"]), abs=1e-9)
+
+
+def test_bootstrap_refits_are_the_constrained_fits_and_reproducible():
+    two, _ = _twice()
+    sug = suggest_weights(two, l2=0.01)
+    x, churned, accounts = training_data(two)
+    counts, ids = account_counts(accounts, 8, np.random.default_rng(1))
+    start = np.concatenate(([sug.fit.intercept], sug.fit.coef))
+    many = refit_many(x, ~churned, counts[:, ids], l2=0.01, start=start)
+    for r in range(8):  # each the L-BFGS-B fit of the same weighted observations, KKT met
+        one = fit_nonneg_logistic(x, ~churned, l2=0.01, sample_weight=counts[r][ids])
+        np.testing.assert_allclose(many[r, 1:], one.coef, atol=1e-4)
+        keep = counts[r][ids] > 0
+        _, g = loss_and_grad(many[r], x[keep], (~churned[keep]).astype(float), 0.01,
+                             counts[r][ids][keep].astype(float))
+        assert abs(g[0]) < 1e-6 and all(abs(gj) < 1e-6 if b > 0 else gj > -1e-6
+                                        for b, gj in zip(many[r, 1:], g[1:]))
+    a = bootstrap(two, sug, l2=0.01, resamples=40, seed=7)
+    b = bootstrap(two, sug, l2=0.01, resamples=40, seed=7)
+    c = bootstrap(two, sug, l2=0.01, resamples=40, seed=8)
+    assert a.signals == b.signals and a.signals != c.signals and a.fitted == 40 and a.seed == 7
+
+
+def test_bootstrap_intervals_hold_the_full_fit_in_a_strong_case():
+    bt = _monthly_book()  # a and b keep accounts alike, c is noise
+    cal = calibrate(bt, save_as="x", resamples=200, seed=0)
+    st = cal.stability
+    assert st.resamples == 200 and st.fitted == 200 and st.l2 == cal.l2.l2 and st.seconds > 0
+    rows = {r["signal"]: r for r in st.signals}
+    for n, r in rows.items():
+        assert r["low"] <= r["weight"] <= r["high"] and r["low"] <= r["median"] <= r["high"]
+    assert rows["a"]["weighed"] == rows["b"]["weighed"] == 1.0 and rows["c"]["median"] < 10
+    assert not rows["a"]["unstable"] and not rows["b"]["unstable"]
+    assert calibrate(bt, save_as="x", resamples=0, l2=cal.l2.l2).stability is None
+
+
+CATALOGUE = pd.DataFrame({"event_type": ["login", "page_view", "report", "export"],
+                          "feature": ["login", "pages", "reports", "reports"],
+                          "dimension": ["frequency", "breadth", "depth", "depth"],
+                          "value_action": [False, False, True, True]})
+
+
+def test_passive_signals_from_the_definition_and_the_catalogue():
+    def sig(kind, **kw):
+        return SignalDef("s", "s", "depth", kind, 1.0, **kw)
+
+    assert is_passive(sig("active_days", event_types=("login",)), CATALOGUE)  # logins
+    assert is_passive(sig("count", event_types=("page_view",)), CATALOGUE)  # page views
+    assert is_passive(sig("sum", event_types=("mystery",)), CATALOGUE)  # unclassified: passive
+    assert is_passive(sig("active_days"), CATALOGUE)  # a login makes a day count
+    assert is_passive(sig("distinct_users", per="seat"), CATALOGUE)  # ... and a user
+    assert not is_passive(sig("active_days", value_only=True), CATALOGUE)
+    assert not is_passive(sig("sum", event_types=("report",)), CATALOGUE)
+    assert not is_passive(sig("count", features=("reports",)), CATALOGUE)
+    assert not is_passive(sig("count"), CATALOGUE)  # a count over everything, value actions too
+    assert not is_passive(sig("distinct_features"), CATALOGUE)
+    assert not is_passive(sig("count", event_types=("login", "report")), CATALOGUE)
+    assert is_passive(sig("sum", value_only=True), CATALOGUE.assign(value_action=False))
+    assert passive_signals(demo_profile(), None) is None
+    assert passive_signals(demo_profile(), CATALOGUE) == ("logins", "reports_generated",
+                                                           "integrations_connected", "teammates_invited",
+                                                           "api_calls")  # none of classic's types listed
+    g = gameable(("a",), {"a": 60.0, "b": 40.0}, {"a": 30.0, "b": 70.0}, 0.5)
+    assert g["warning"] and g["fitted_share"] == 0.6 and g["saved_share"] == 0.3
+    assert not gameable(("a",), {"a": 50.0, "b": 50.0}, {"a": 50.0, "b": 50.0}, 1.0)["warning"]
+
+
+def _driven_by(name: str, n_dates=6):
+    """Signals ``logins`` (active days of logins: passive) and ``reports`` (a value action);
+    churn driven by ``name`` alone."""
+    p = dataclasses.replace(book_profile("logins", "reports"), signals=(
+        SignalDef("logins", "logins", "frequency", "active_days", 1.0, event_types=("login",),
+                  normalisation=Normalisation("percentile", "book")),
+        SignalDef("reports", "reports", "depth", "sum", 1.0, event_types=("report",),
+                  normalisation=Normalisation("percentile", "book"))))
+    rng = np.random.default_rng(9)
+    preps = []
+    for i in range(n_dates):
+        raw = {"logins": rng.random(1000), "reports": rng.random(1000)}
+        churned = rng.random(1000) < 0.02 + 0.3 * (1 - raw[name]) ** 2
+        preps.append(synthetic_prep(dt.date(2025, 1, 1) + D(days=100 * i), raw, churned, p))
+    return synthetic(preps, p)
+
+
+def test_gameable_warns_when_passive_signals_get_most_of_the_weight():
+    cal = calibrate(_driven_by("logins"), save_as="x", resamples=0, catalogue=CATALOGUE)
+    g = cal.gameable
+    assert g["passive"] == ["logins"] and g["fitted_share"] > 0.5 and g["warning"]
+    assert all(r["passive_share"] is not None for r in cal.blends)
+    assert next(r for r in cal.blends if r["blend"] == 0)["passive_share"] == 0.5
+    assert "passive signals" in cal.note
+    ok = calibrate(_driven_by("reports"), save_as="x", resamples=0, catalogue=CATALOGUE)
+    assert ok.gameable["passive"] == ["logins"] and ok.gameable["fitted_share"] < 0.5
+    assert not ok.gameable["warning"]
+    none = calibrate(_driven_by("logins"), save_as="x", resamples=0)  # no catalogue: not judged
+    assert none.gameable["passive"] is None and not none.gameable["warning"]
+    from scoring.cli_validate import calibration_text
+
+    assert "WARNING: passive signals get more than 50% of the weight" in calibration_text(cal, flip=False)
+    assert "WARNING" not in calibration_text(ok, flip=False)
+
+
+def test_calibrate_command_json_and_blend(demo, capsys):
+    from scoring import profiles
+
+    state = StateStore(demo.with_name("cs.state.sqlite"))
+    assert main(["calibrate", *_args(demo), "--save-as", "blended", "--blend", "0.5", "--bootstrap", "20",
+                 "--seed", "3", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [r["blend"] for r in rep["blends"]] == list(BLEND_GRID) and rep["blend"] == 0.5
+    rows = {r["blend"]: r for r in rep["blends"]}
+    assert rows[0]["auc"] == rep["auc"]["current_judged"] and rows[1]["auc"] == rep["auc"]["suggested_judged"]
+    assert all(k in rows[0.5] for k in ("auc_ci", "lift_at_risk", "recall_at_capacity", "passive_share"))
+    st = rep["stability"]
+    assert st["resamples"] == 20 and st["seed"] == 3 and st["unstable_points"] == 20
+    assert {r["signal"] for r in st["signals"]} == set(rep["weights"]["fitted"])
+    assert all(r["low"] <= r["median"] <= r["high"] for r in st["signals"])
+    g = rep["gameable"]
+    assert "logins" in g["passive"] and "days_active" in g["passive"] and isinstance(g["warning"], bool)
+    saved = profiles.load(state, "blended")
+    assert rep["saved"] == {"profile": "blended", "version": saved.version, "published": False}
+    expected = blend(rep["weights"]["current"], rep["weights"]["fitted"], 0.5, digits=1)
+    assert {s.name: s.weight for s in saved.signals} == {  # candidates at 0 are left out
+        n: w for n, w in expected.items() if n not in rep["candidates"] or w > 0}
+    assert "saved blend 0.5" in profiles.versions(state, "blended")[-1].note
+    for bad in (["--blend", "1.5"], ["--blend", "x"], ["--bootstrap", "-1"]):
+        with pytest.raises(SystemExit) as usage:
+            main(["calibrate", *_args(demo), "--save-as", "x", *bad])
+        assert usage.value.code == 2
