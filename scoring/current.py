@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,24 @@ def fingerprint(profile: Profile, catalogue: pd.DataFrame, as_of: dt.date) -> st
     h = hashlib.sha256()
     h.update(f"{profile.ref}\n{as_of.isoformat()}\n".encode())
     h.update(to_toml(profile).encode())
-    h.update(catalogue.sort_values("event_type").to_csv(index=False).encode())
+    h.update(catalogue_digest(catalogue).encode())
     return h.hexdigest()
+
+
+_digests: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def catalogue_digest(catalogue: pd.DataFrame) -> str:
+    """SHA-256 of every catalogue row in event-type order, remembered per frame object while it
+    lives (a page fingerprints the same catalogue several times a rerun). Catalogue frames are
+    never changed in place anywhere: a changed catalogue is a new frame."""
+    seen = _digests.get(id(catalogue))
+    if seen is not None and seen[0]() is catalogue:
+        return seen[1]
+    digest = hashlib.sha256(catalogue.sort_values("event_type").to_csv(index=False).encode()).hexdigest()
+    key = id(catalogue)
+    _digests[key] = (weakref.ref(catalogue, lambda _r, key=key: _digests.pop(key, None)), digest)
+    return digest
 
 
 def store_inputs(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogue: pd.DataFrame,

@@ -15,6 +15,8 @@ default; types are checked; the result is validated.
 """
 from __future__ import annotations
 
+import functools
+
 import tomllib
 from dataclasses import fields
 from typing import Any
@@ -44,7 +46,20 @@ _EXPECTED = {"text": "a text in quotes", "number": "a number", "whole": "a whole
 
 
 def to_toml(profile: Profile) -> str:
-    """The profile as a TOML document (the version is left out)."""
+    """The profile as a TOML document (the version is left out). Remembered per profile value
+    (profiles are immutable), since pages fingerprint the same profile several times a rerun."""
+    try:
+        return _to_toml_remembered(profile)
+    except TypeError:  # a profile holding an unhashable value: written afresh
+        return _to_toml(profile)
+
+
+@functools.lru_cache(maxsize=256)
+def _to_toml_remembered(profile: Profile) -> str:
+    return _to_toml(profile)
+
+
+def _to_toml(profile: Profile) -> str:
     doc: dict[str, Any] = {
         "name": profile.name,
         "description": profile.description,

@@ -20,6 +20,7 @@ This module is also the one place callers import the profile document functions 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -99,8 +100,14 @@ def load(state: StateStore, name: str, version: int | None = None) -> Profile:
     if not rows:
         _raise_missing(state, name, version)
     v, body = rows[0]
-    profile = from_toml(body, source=f"stored profile {name}@{v}")
-    return dataclasses.replace(profile, version=v)
+    return _parsed(body, name, v)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(body: str, name: str, version: int) -> Profile:
+    """A stored version's document read (once per document: versions never change, and pages
+    load the same one on every rerun)."""
+    return dataclasses.replace(from_toml(body, source=f"stored profile {name}@{version}"), version=version)
 
 
 def _raise_missing(state: StateStore, name: str, version: int | None) -> None:

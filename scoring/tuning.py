@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .current import catalogue_digest
 from .profile import COMPONENTS, DIRECTIONS, Bands, Profile
 from .scores import BANDS, Rescorer, WhatIf, band_codes, whatif
 from .validate import FLOOR_AUC, FLOOR_HEALTHY, FLOOR_LIFT, Backtest, scores_of
@@ -221,7 +222,7 @@ def inputs_key(profile: Profile, catalogue: pd.DataFrame | None) -> str:
     catalogue. Two profiles with equal keys have equal inputs frames."""
     sigs = tuple((s.name, s.kind, s.event_types, s.features, s.value_only, s.per, s.trend)
                  for s in profile.signals)
-    cat = "" if catalogue is None else repr(catalogue.sort_values("event_type").to_numpy().tolist())
+    cat = "" if catalogue is None else catalogue_digest(catalogue)
     return _digest(sigs, profile.window_days, profile.passive_daily_cap, cat)
 
 
