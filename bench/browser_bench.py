@@ -51,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,12 @@ SETTLED_JS = f"""n => {{
   if (ok) bb.t1 = performance.now();
   return ok;
 }}"""
+
+# the open list shows only options holding the typed text (and at least one)
+FILTERED_JS = """text => {
+  const shown = [...document.querySelectorAll('[role=option]')].map(o => o.innerText.trim());
+  return shown.length > 0 && shown.every(t => t.toLowerCase().includes(text.toLowerCase()));
+}"""
 
 
 # ---------------------------------------------------------------- one visitor
@@ -221,7 +228,8 @@ async def slider_moves(browser, base: str, moves: int, rng: random.Random, fig: 
             if not label.startswith("Blend"):  # the weight sliders, not the suggestion's blend
                 sliders.append((label.strip(), el.locator("input[type=range]")))
         if not sliders:
-            raise RuntimeError("no weight slider on Tune weights")
+            shown = (await tab.page.get_by_test_id("stMain").inner_text())[:1500]
+            raise RuntimeError(f"no weight slider on Tune weights ({await tab.problem()}); the page shows:\n{shown}")
         top = float(await sliders[0][1].get_attribute("max") or 100)
         values = [float(await thumb.input_value()) for _, thumb in sliders]
         seen = {tuple(values)}
@@ -314,20 +322,22 @@ async def filter_changes(browser, base: str, changes: int, facts, rng: random.Ra
             else:
                 await entry.click()  # opens the list
                 await entry.fill(value)  # narrows the list (long CSM lists are virtualised)
+                # the list narrows a moment after the typing: clicking before that would hit
+                # whatever option (e.g. "Select all") is drawn where the wanted one was found
+                await page.wait_for_function(FILTERED_JS, arg=value, polling="raf", timeout=TIMEOUT_MS)
                 option = page.get_by_role("option", name=value, exact=True)
-                await option.wait_for()
                 ms, wall = await tab.act(lambda: option.click())
                 what = f"add {value}"
             await page.keyboard.press("Escape")  # close the list, as a person would
             chosen = state
             seen.add((tuple(sorted(state["Segment"])), tuple(sorted(state["CSM"]))))
-            shown = page.get_by_test_id("stCaptionContainer").filter(has_text="Showing:")
             if problem := await tab.problem():
                 fig.problems.append(f"filter {label} {what}: {problem}")
-            caption = await shown.first.inner_text()
-            for lab, want in chosen.items():
-                if not all(v in caption for v in want):
-                    fig.problems.append(f"filter {label} {what}: the page does not show {lab} {want}")
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+            for lab, param in (("Segment", "segment"), ("CSM", "csm")):
+                if sorted(query.get(param, [])) != sorted(chosen[lab]):
+                    fig.problems.append(f"filter {label} {what}: the link has {param}={query.get(param, [])}, "
+                                        f"expected {chosen[lab]}")
             fig.filter_ms.append(ms)
             fig.filter_wall_ms.append(wall)
             print(f"  change {i + 1:>2}: {label:<8}{what[:40]:<42}{ms:7.0f} ms", flush=True)
@@ -343,12 +353,20 @@ async def measure(base: str, pages: list[tuple[str, str]], args: argparse.Namesp
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            print("page loads (cold: the first browser on the page; warm: new visitors after it)", flush=True)
-            await page_loads(browser, base, pages, args.loads, fig)
-            print(f"slider moves on Tune weights ({args.moves})", flush=True)
-            await slider_moves(browser, base, args.moves, rng, fig)
-            print(f"filter changes on Portfolio ({args.changes})", flush=True)
-            await filter_changes(browser, base, args.changes, facts, rng, fig)
+            phases = [("page loads (cold: the first browser on the page; warm: new visitors after it)",
+                       page_loads(browser, base, pages, args.loads, fig)),
+                      (f"slider moves on Tune weights ({args.moves})",
+                       slider_moves(browser, base, args.moves, rng, fig)),
+                      (f"filter changes on Portfolio ({args.changes})",
+                       filter_changes(browser, base, args.changes, facts, rng, fig))]
+            for title, phase in phases:
+                print(title, flush=True)
+                try:
+                    await phase
+                except Exception as exc:  # one phase broke: say so, measure the others
+                    fig.problems.append(f"{title.split(' (')[0]} stopped: {type(exc).__name__}: "
+                                        f"{str(exc)[:300]}")
+                    print(f"  stopped: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
         finally:
             await browser.close()
     return fig
@@ -374,7 +392,7 @@ def report(args: argparse.Namespace, fig: Figures, loads: tuple[float, float]) -
         w = med(warm) if warm else cold
         lines.append(f"{label:<18}{cold:>8.2f}{w:>8.2f}{GOAL_LOAD_S:>8.1f}{ratio(w, GOAL_LOAD_S):>14}")
     warm_all = {label: (med(w) if w else c) for label, (c, w) in fig.loads.items()}
-    worst = max(warm_all, key=warm_all.get)
+    worst = max(warm_all, key=warm_all.get) if warm_all else None
     lines += ["", f"{'interaction':<30}{'n':>4}{'median ms':>11}{'p90 ms':>9}{'max ms':>9}{'goal ms':>9}"
               f"{'median / goal':>15}{'p90 / goal':>13}"]
     for name, values, goal in (("slider move (Tune weights)", fig.slider_ms, GOAL_SLIDER_MS),
@@ -397,8 +415,9 @@ def report(args: argparse.Namespace, fig: Figures, loads: tuple[float, float]) -
         key = label.lower().replace(" ", "_")
         summary[f"load_{key}_cold_s"] = f"{cold:.3f}"
         summary[f"load_{key}_warm_s"] = f"{warm_all[label]:.3f}"
-    summary["load_warm_max_s"] = f"{warm_all[worst]:.3f}"
-    summary["load_warm_max_page"] = worst.lower().replace(" ", "_")
+    if worst:
+        summary["load_warm_max_s"] = f"{warm_all[worst]:.3f}"
+        summary["load_warm_max_page"] = worst.lower().replace(" ", "_")
     for key, values in (("slider", fig.slider_ms), ("filter", fig.filter_ms)):
         summary[f"{key}_n"] = len(values)
         summary[f"{key}_median_ms"] = f"{med(values):.1f}" if values else "nan"
