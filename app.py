@@ -76,9 +76,12 @@ if v.rows.empty:
     st.stop()
 
 st.subheader("Retention the score should lead", divider="gray")
-ret = page.query(pf.retention, as_of=as_of, filters=filters)
-act = page.query(pf.activation, as_of=as_of, filters=filters,
-                 value_types=pf.value_action_types(page.profile()[1]))
+# per account once per data version and date; a filter change only adds up other rows
+chosen = None if filters == pf.Filters() else v.selected
+ret = pf.retention_of(page.query(pf.retention_by_account, as_of=as_of), as_of, chosen)
+value_types = pf.value_action_types(page.profile()[1])
+act = pf.activation_of(page.query(pf.activation_by_account, as_of=as_of, value_types=value_types),
+                       value_types, chosen)
 r = st.columns(4)
 NEEDS = "needs mrr_history"
 r[0].metric("Logo retention, 12 months", NEEDS if ret is None else

@@ -293,18 +293,22 @@ class Retention:
         return self.mrr_now / self.mrr_then if self.mrr_then > 0 else None
 
 
-def retention(ds: DataStore, *, scope: Scope, as_of: dt.date, filters: Filters = Filters()
-              ) -> Retention | None:
-    """Logo retention, NRR and expansion MRR over the year before ``as_of``; None without MRR
-    history. Renewal dates: an anniversary ``renewal_date - k years`` (k >= 0) in the period, after
-    contract_start, of an account that paid before it; renewed when MRR in force the day after is
-    above 0 (docs/DASHBOARD.md has the rule and its limits)."""
+def retention_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date) -> pd.DataFrame | None:
+    """Per account of ``scope`` (index ``account_id``): ``due`` and ``renewed``, its renewals in
+    the year before ``as_of``, and its MRR in force on the period's first day (``mrr_then``, NaN
+    when none) and on ``as_of`` (``mrr_now``, 0 when none). None without MRR history.
+
+    ``retention_of`` adds up any selection of these rows, so a filter change on the Portfolio page
+    is a row selection, not two queries over ``mrr_history``. Renewal dates: an anniversary
+    ``renewal_date - k years`` (k >= 0) in the period, after contract_start, of an account that
+    paid before it; renewed when MRR in force the day after is above 0 (docs/DASHBOARD.md has the
+    rule and its limits)."""
     if not has_mrr_history(ds):
         return None
-    start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
-    acc, params = accounts_sql(scope, filters, as_of)
+    start = period_start(as_of)
+    acc, params = accounts_sql(scope, Filters(), as_of)
     # year(R) - year(T) + j, j in {0, 1}: the only k that can put R - k years in [T - 1y, T).
-    due_sql = f"""
+    due = ds.df(f"""
         WITH acc AS ({acc}),
         cand AS (SELECT acc.account_id, acc.contract_start,
                         (acc.renewal_date
@@ -316,26 +320,61 @@ def retention(ds: DataStore, *, scope: Scope, as_of: dt.date, filters: Filters =
                   AND (c.contract_start IS NULL OR c.due_on > c.contract_start)
                   AND EXISTS (SELECT 1 FROM mrr_history p WHERE p.account_id = c.account_id
                               AND p.effective_date < c.due_on AND p.mrr > 0))
-        SELECT count(*), count(*) FILTER (WHERE m.mrr > 0)
+        SELECT due.account_id, count(*) AS due, count(*) FILTER (WHERE m.mrr > 0) AS renewed
         FROM due ASOF LEFT JOIN mrr_history m
-          ON due.account_id = m.account_id AND due.judged_on >= m.effective_date"""
-    due, renewed = ds.rows(due_sql, [*params, as_of, as_of, start, as_of])[0]
-    nrr_sql = f"""
+          ON due.account_id = m.account_id AND due.judged_on >= m.effective_date
+        GROUP BY due.account_id""", [*params, as_of, as_of, start, as_of])
+    mrr = ds.df(f"""
         WITH acc AS ({acc}),
         mt AS (SELECT account_id, arg_max(mrr, effective_date) AS mrr FROM mrr_history
                WHERE effective_date <= ? GROUP BY account_id),
         mn AS (SELECT account_id, arg_max(mrr, effective_date) AS mrr FROM mrr_history
-               WHERE effective_date <= ? GROUP BY account_id),
-        c AS (SELECT t.mrr AS t, coalesce(n.mrr, 0) AS n FROM acc JOIN mt t USING (account_id)
-              LEFT JOIN mn n USING (account_id) WHERE t.mrr > 0)
-        SELECT count(*), coalesce(sum(t), 0), coalesce(sum(n), 0),
-               coalesce(sum(greatest(n - t, 0)), 0),
-               coalesce(sum(CASE WHEN n > 0 THEN greatest(t - n, 0) ELSE 0 END), 0),
-               coalesce(sum(CASE WHEN n > 0 THEN 0 ELSE t END), 0)
-        FROM c"""
-    n, then, now, exp, con, churn = ds.rows(nrr_sql, [*params, start, as_of])[0]
-    return Retention(start, int(due), int(renewed), int(n), float(then), float(now), float(exp),
-                     float(con), float(churn))
+               WHERE effective_date <= ? GROUP BY account_id)
+        SELECT acc.account_id, t.mrr AS mrr_then, coalesce(n.mrr, 0) AS mrr_now
+        FROM acc LEFT JOIN mt t USING (account_id) LEFT JOIN mn n USING (account_id)
+        ORDER BY acc.account_id""",
+                [*params, start, as_of])
+    out = mrr.set_index("account_id")[["mrr_then", "mrr_now"]].astype(float)
+    counts = due.set_index("account_id")[["due", "renewed"]]
+    out = out.join(counts, how="left").fillna({"due": 0, "renewed": 0}).astype({"due": int, "renewed": int})
+    out.index = pd.Index(out.index.to_numpy(dtype=object), name="account_id")
+    return out
+
+
+def period_start(as_of: dt.date) -> dt.date:
+    """The first day of the trailing 12 months before ``as_of``."""
+    return (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
+
+
+def retention_of(rows: pd.DataFrame | None, as_of: dt.date, ids: pd.Index | None = None) -> Retention | None:
+    """``Retention`` of the accounts ``ids`` (None: every row) from ``retention_by_account``'s
+    rows: renewals summed; the NRR cohort = accounts with ``mrr_then > 0``. The rows come in
+    account order, so the same accounts add up to the very same sums whichever scope or filter
+    selected them."""
+    if rows is None:
+        return None
+    if ids is not None:
+        rows = rows.loc[member(rows.index, ids)]
+    t, n = rows["mrr_then"].to_numpy(dtype=float), rows["mrr_now"].to_numpy(dtype=float)
+    paid = t > 0  # NaN (no MRR then) is not
+    t, n = t[paid], n[paid]
+    return Retention(period_start(as_of), int(rows["due"].sum()), int(rows["renewed"].sum()), int(paid.sum()),
+                     float(t.sum()), float(n.sum()), float(np.maximum(n - t, 0).sum()),
+                     float(np.where(n > 0, np.maximum(t - n, 0), 0.0).sum()), float(np.where(n > 0, 0.0, t).sum()))
+
+
+def selected_accounts(ds: DataStore, *, scope: Scope, as_of: dt.date, filters: Filters) -> pd.Index:
+    """Ids of the accounts on file (churned too) that ``scope`` and ``filters`` select."""
+    acc, params = accounts_sql(scope, filters, as_of)
+    return pd.Index(ds.df(acc, params)["account_id"].to_numpy(dtype=object), name="account_id")
+
+
+def retention(ds: DataStore, *, scope: Scope, as_of: dt.date, filters: Filters = Filters()
+              ) -> Retention | None:
+    """Logo retention, NRR and expansion MRR over the year before ``as_of``; None without MRR
+    history (``retention_by_account`` has the rules; this adds up the selected accounts)."""
+    ids = None if filters == Filters() else selected_accounts(ds, scope=scope, as_of=as_of, filters=filters)
+    return retention_of(retention_by_account(ds, scope=scope, as_of=as_of), as_of, ids)
 
 
 def value_action_types(catalogue: pd.DataFrame) -> tuple[str, ...]:
@@ -361,30 +400,58 @@ class Activation:
         return self.activated / self.judged if self.judged else None
 
 
-def activation(ds: DataStore, *, scope: Scope, as_of: dt.date, value_types: tuple[str, ...],
-               filters: Filters = Filters()) -> Activation:
-    """Activation of new users as of ``as_of`` (events before it only). A user is an
-    (account_id, user_id) pair with a non-empty user_id; first seen = their first event ever."""
+def activation_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date, value_types: tuple[str, ...]
+                          ) -> pd.DataFrame:
+    """Per account (index ``account_id``; every account with events when ``scope`` is everyone):
+    its users (``(account_id, user_id)`` pairs with a non-empty user_id, first seen = their first
+    event ever, events before ``as_of`` only) counted as ``judged`` (first seen 30 to 90 days
+    before ``as_of``), ``activated`` (of those, a value action within 30 days of first being seen),
+    ``in_progress`` (first seen in the last 30 days), ``in_progress_activated``, and ``users``.
+
+    One pass over the events per data version and date; ``activation_of`` adds up any selection
+    of these rows, so a filter change is a row selection."""
     pred, params = "TRUE", []
-    if scope.owners is not None or filters != Filters():  # a semi-join over all events costs
-        acc, params = accounts_sql(scope, filters, as_of)
+    if scope.owners is not None:  # a semi-join over all events costs: only when it selects
+        acc, params = accounts_sql(scope, Filters(), as_of)
         pred = f"account_id IN (SELECT account_id FROM ({acc}))"
     t = pd.Timestamp(as_of).to_pydatetime()
     start, judged_by = (t - dt.timedelta(days=d) for d in (ACTIVATION_COHORT_DAYS, ACTIVATION_WINDOW_DAYS))
     window = f"INTERVAL {int(ACTIVATION_WINDOW_DAYS)} DAY"
-    row = ds.rows(f"""
+    out = ds.df(f"""
         WITH u AS (
-            SELECT min(occurred_at) AS first_seen,
+            SELECT account_id, min(occurred_at) AS first_seen,
                    min(occurred_at) FILTER (WHERE list_contains(?, event_type)) AS first_value
             FROM usage_events
             WHERE occurred_at < ? AND user_id IS NOT NULL AND user_id <> '' AND {pred}
             GROUP BY account_id, user_id),
         c AS (
-            SELECT first_seen >= ? AND first_seen <= ? AS judged, first_seen > ? AS recent,
+            SELECT account_id, first_seen >= ? AND first_seen <= ? AS judged, first_seen > ? AS recent,
                    first_value < first_seen + {window} AS in_time, first_value IS NOT NULL AS any_value
             FROM u)
-        SELECT count(*) FILTER (WHERE judged), count(*) FILTER (WHERE judged AND in_time),
-               count(*) FILTER (WHERE recent), count(*) FILTER (WHERE recent AND any_value), count(*) > 0
-        FROM c""", [list(value_types), t, *params, start, judged_by, judged_by])[0]
-    return Activation(*(int(x) for x in row[:4]), has_user_ids=bool(row[4]),
+        SELECT account_id, count(*) FILTER (WHERE judged) AS judged,
+               count(*) FILTER (WHERE judged AND in_time) AS activated,
+               count(*) FILTER (WHERE recent) AS in_progress,
+               count(*) FILTER (WHERE recent AND any_value) AS in_progress_activated, count(*) AS users
+        FROM c GROUP BY account_id ORDER BY account_id""", [list(value_types), t, *params, start, judged_by, judged_by])
+    out = out.set_index("account_id").astype(int)
+    out.index = pd.Index(out.index.to_numpy(dtype=object), name="account_id")
+    return out
+
+
+def activation_of(rows: pd.DataFrame, value_types: tuple[str, ...], ids: pd.Index | None = None) -> Activation:
+    """``Activation`` of the accounts ``ids`` (None: every row) from ``activation_by_account``."""
+    if ids is not None:
+        rows = rows.loc[member(rows.index, ids)]
+    total = rows[["judged", "activated", "in_progress", "in_progress_activated", "users"]].sum()
+    return Activation(int(total["judged"]), int(total["activated"]), int(total["in_progress"]),
+                      int(total["in_progress_activated"]), has_user_ids=bool(total["users"] > 0),
                       has_value_actions=bool(value_types))
+
+
+def activation(ds: DataStore, *, scope: Scope, as_of: dt.date, value_types: tuple[str, ...],
+               filters: Filters = Filters()) -> Activation:
+    """Activation of new users as of ``as_of`` (events before it only), of the accounts ``scope``
+    and ``filters`` select (``activation_by_account`` has the rules)."""
+    ids = None if filters == Filters() else selected_accounts(ds, scope=scope, as_of=as_of, filters=filters)
+    return activation_of(activation_by_account(ds, scope=scope, as_of=as_of, value_types=value_types),
+                         value_types, ids)
