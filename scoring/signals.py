@@ -202,9 +202,10 @@ def compute_inputs(con: duckdb.DuckDBPyConnection, profile: Profile, *, as_of: d
     sql, params = inputs_query(profile, as_of=day, scope=scope, catalogue=rows, tables=tables_present(con))
     # Arrow, not .df(): DuckDB's pandas conversion of text columns costs seconds at 1M rows. Sorted
     # here, not by ORDER BY: sorting 1M wide rows inside the query is what made it run out of a
-    # 1 GB memory limit; Arrow orders strings bytewise, as DuckDB does.
+    # 1 GB memory limit; Arrow orders strings bytewise, as DuckDB does. The rows are put in order
+    # in pandas (a gather of pointers and numbers), not by Arrow's take, which copies every string.
     table = con.sql(sql, params=params).to_arrow_table()
-    return typed_inputs(table.take(pc.sort_indices(table, sort_keys=[("account_id", "ascending")])).to_pandas())
+    return typed_inputs(table.to_pandas().take(pc.sort_indices(table["account_id"]).to_numpy()))
 
 
 def typed_inputs(df: pd.DataFrame) -> pd.DataFrame:

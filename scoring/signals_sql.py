@@ -2,26 +2,34 @@
 
 Signal aggregation is the product's heaviest query (the goal: 1M accounts from 100M events in
 under 20 s), so it makes one pass over the events of the scanned windows, never a query per
-signal or per account. Measured here, its cost is hash aggregation with millions of groups, and
-it grows with the number of groups far more than with the number of columns; so the query has as
-few high-cardinality groupings as the formulas allow (three), and everything else is reduced per
-account with bit masks (days in a window and features are small, known domains). The stages:
+signal or per account. Measured here, its cost is hash aggregation with millions of groups: DuckDB
+updates each aggregate of a hash table column by column, so a grouping costs about (rows in) x
+(aggregates it updates), and far more once its table outgrows the CPU caches (at 1M accounts a
+grouping by account and window with ten aggregates cost as much as one by account and user with
+three). So the query keeps the rows that reach a large table few and the aggregates on them fewer:
+only passive events go through the cap's grain, each stream updates only the aggregates it feeds,
+flags travel packed as bits, and everything else is reduced per account with bit masks (days in a
+window and features are small, known domains). The stages:
 
 1. ``acc``: the accounts in scope that are active on T, with the MRR in force on T.
 2. ``types``: the event-type catalogue (bound lists, unnested), with one boolean per distinct
    signal filter and a feature number, evaluated once per event type instead of once per event.
 3. ``ev``: events with ``occurred_at`` in [T - n x window, T), joined to ``types``.
-4. ``l1`` (grouping 1): one row per account, user and day, the grain of the passive cap: per
-   signal the value-action part and the passive part of its count or sum, "selected event" flags,
-   and feature bit masks.
-5. ``l1c``: the passive parts scaled by ``min(1, cap / passive total of that user and day)``, and
-   the day's window ``w`` (0 current, 1 previous, 2 the one before); materialized, since the
-   three reductions below read it.
-6. Reductions of ``l1c``: ``aw`` per account and window (sums, and bit masks of active days, bit =
-   the day's offset in its window, and of features used), pivoted to one row per account in
-   ``a_w``; ``by_day`` (grouping 2, current window only) gives the busiest day; ``by_user``
-   (grouping 3) a bit per window each user was active in, and their usage, reduced in ``a_user``.
-   ``per_account`` puts the three together by one aggregation of their union, not by joins.
+4. ``pud`` (the cap's grain): the *passive* events grouped per account, user and day: their total
+   quantity (and count), each signal's passive part, feature bit masks, and the flags of
+   ``active_days`` / ``distinct_users`` signals packed as bits of UBIGINT words (``fl0``, ...).
+   Value actions are never capped, so they skip this grouping.
+5. Two streams, each with the day's window ``w`` (0 current, 1 previous, 2 the one before) and
+   materialized, since several reductions read them: ``vs``, one row per value event (its
+   quantity, its part of each signal, its flags); ``ps``, one row per passive user-day, scaled by
+   ``min(1, cap / that user-day's passive total)``.
+6. Reductions: ``aw`` per account and window, for each stream apart and with only the columns
+   that stream can feed (sums, and bit masks of active days, slot = flag x W + the day's offset in
+   its window, and of features used), pivoted to one row per account in ``a_w`` (``usage`` =
+   value + passive usage there); over ``us``, the two streams' usage and flags side by side,
+   ``by_day`` (current window only) gives the busiest day and ``by_user`` a bit per flag and window
+   for each user and their current usage, reduced in ``a_user``. ``per_account`` puts the three
+   together by one aggregation of their union, not by joins.
 7. Small aggregates of the health tables (NPS, tickets, invoices, MRR 90 days ago), put together
    the same way (``signals_health``), and the first event ever, read only for accounts without
    ``contract_start``.
@@ -29,12 +37,29 @@ account with bit masks (days in a window and features are small, known domains).
    trends with ``NULLIF`` on every divisor, so a zero gives NULL (NaN), never an error. It is not
    ordered: ``signals`` sorts the Arrow result.
 
+The values are the documented formulas' whatever the shape; only the order in which doubles are
+added differs from one shape to another (and, with several threads, from run to run of the same
+shape): two runs of the same query on the 100k bench store differ by up to 5e-16 relative.
+
 Measured here and rejected: one ``GROUPING SETS`` pass over ``l1`` instead of the materialized
 ``l1c`` (slower: every set carries every aggregate); integer account keys through a join (the
 join costs what it saves); hashed user ids (about 15% off one grouping, but no longer exact); one
 aggregation over the union of ``aw``, ``by_day`` and ``by_user`` (as fast as joins at best, 20%
 slower here). Kept for memory: with a join per reduction and ``ORDER BY`` over 1M wide rows, the
 query ran out of a 1 GB memory limit at 1M accounts; as it is, it fits by spilling.
+
+Measured in December 2026 (2 vCPUs shared with other work, load average 5-14, so CPU seconds;
+1M accounts / 100M events, classic bench profile): the previous shape, every event through one
+grouping per account, user and day with every signal's value and passive parts (eight aggregates)
+and all three reductions over that, took 42.6 and 49.3 cpu-s; the current shape 39.4 and 45.1
+(run alternately). Steps on the way: passive events alone through the cap's grain, value events one
+row each, reductions unchanged: 12% less CPU at 100k accounts, but at 1M no better (39.5 against
+40.4), because ``aw`` (16M rows into 1.6M groups, ten aggregates) then cost as much as the
+cap's grouping: splitting ``aw`` per stream took it from about a fifth of the query to a
+twentieth. Rejected: ``aw`` folded into ``by_user`` (sums and masks per account, user and window,
+then per account): one pass fewer, but 45 cpu-s at 1M against 39.5, because the wide states on
+9M groups cost more than the pass saved (and 30% more CPU at 100k); ``us`` inlined into its two
+readers instead of materialized: no difference beyond the noise.
 
 Every value is a bound, numbered parameter (``$1``, ``$2``, ...). Identifiers are written here
 or are signal names, which ``signals.check_profile`` has matched against ``[a-z][a-z0-9_]*``;
@@ -134,15 +159,15 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
     def cond(f: _Filter) -> str:
         return f"m{filters.index(f)}"
 
-    # -- partial aggregates at the cap's grain, then capped values ------------------------------
-    l1_aggs: dict[str, str] = {}  # aggregate SQL -> alias: identical partials computed once
+    # -- the cap's grain: passive events per account, user and day; value events one row each ---
+    pud_aggs: dict[str, str] = {}  # aggregate SQL -> alias: identical partials computed once
 
     def agg(sql: str) -> str:
-        return l1_aggs.setdefault(sql, f"p{len(l1_aggs)}")
+        return pud_aggs.setdefault(sql, f"p{len(pud_aggs)}")
 
     def factor(kind: str) -> str:
         """What a passive part is multiplied by: min(1, cap / the user-day's passive total)."""
-        total = agg("count(*) FILTER (WHERE NOT va)" if kind == "count" else "sum(quantity) FILTER (WHERE NOT va)")
+        total = agg("count(*)" if kind == "count" else "sum(quantity)")
         return f"CASE WHEN {total} > {cap} THEN {cap} / {total} ELSE 1.0 END"
 
     def any_value(f: _Filter) -> bool:
@@ -151,45 +176,98 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
     def any_passive(f: _Filter) -> bool:
         return any(not va and f.selects(et, feat, va) for et, feat, va in catalogue)
 
-    qv, qp = agg("sum(quantity) FILTER (WHERE va)"), agg("sum(quantity) FILTER (WHERE NOT va)")
-    col: dict[tuple[str, _Filter], str] = {}  # (kind, filter) -> its column in l1c
-    l1c_cols: list[str] = []
+    qp = agg("sum(quantity)")
+    col: dict[tuple[str, _Filter], str] = {}  # (kind, filter) -> its name
     for s in signals:
-        f = _Filter.of(s)
-        if (s.kind, f) in col:
-            continue
-        x = col[(s.kind, f)] = f"x{len(col)}"
-        if s.kind in ("count", "sum"):
-            measure = "count(*)" if s.kind == "count" else "sum(quantity)"
-            terms = ([f"coalesce({agg(f'{measure} FILTER (WHERE va AND {cond(f)})')}, 0)"] if any_value(f) else []) + (
-                [f"coalesce({agg(f'{measure} FILTER (WHERE NOT va AND {cond(f)})')}, 0) * ({factor(s.kind)})"]
-                if any_passive(f) else [])
-            l1c_cols.append(f"({' + '.join(terms) or '0'})::DOUBLE AS {x}")
-        elif s.kind == "distinct_features":
-            l1c_cols += [f"{agg(f'bit_or(CASE WHEN {cond(f)} AND fword = {j} THEN fbit ELSE 0 END)')} AS {x}_w{j}"
-                         for j in _words(len(feature_no))]
-        else:  # distinct_users, active_days: any selected event by that user that day
-            l1c_cols.append(f"coalesce({agg(f'bool_or({cond(f)})')}, FALSE) AS {x}")
+        col.setdefault((s.kind, _Filter.of(s)), f"x{len(col)}")
     sums = [x for (kind, _), x in col.items() if kind in ("count", "sum")]
     day_flags = ["TRUE"] + [x for (kind, _), x in col.items() if kind == "active_days"]  # TRUE: active_days
-    user_flags = [x for (kind, _), x in col.items() if kind == "distinct_users"]
+    user_flags = ["TRUE"] + [x for (kind, _), x in col.items() if kind == "distinct_users"]  # TRUE: active_users
     feat_cols = [x for (kind, _), x in col.items() if kind == "distinct_features"]
-    feats = [f"{x}_w{j}" for x in feat_cols for j in _words(len(feature_no))]
+    feat_words = _words(len(feature_no))
+    # Flags of active_days and distinct_users signals, packed as bits of UBIGINT words fl0, fl1, ...
+    flag_cols = [x for (kind, _), x in col.items() if kind in ("active_days", "distinct_users")]
+    flag_words = range(-(-len(flag_cols) // WORD))
 
-    # -- per account and window: sums and bit masks --------------------------------------------
-    day_words = _words(W)
-    aw_cols = ([f"sum({c}) AS {c}" for c in ["usage", "vusage", "pusage"] + sums]
-               + [f"bit_or(CASE WHEN {g} AND dword = {j} THEN dbit ELSE 0 END) AS d{i}_w{j}"
-                  for i, g in enumerate(day_flags) for j in day_words]
-               + [f"bit_or({c}) AS {c}" for c in feats])
-    pivot = ([f"sum({c}) FILTER (WHERE w = {k}) AS {c}_{k}" for c in ("usage", "vusage", "pusage") for k in (0, 1)]
-             + [f"sum({x}) FILTER (WHERE w = {k}) AS {x}_{k}" for x in sums for k in range(K)]
-             + [f"sum({' + '.join(f'bit_count(d{i}_w{j})' for j in day_words)}) FILTER (WHERE w = {k}) AS d{i}_{k}"
-                for i in range(len(day_flags)) for k in range(K)]
-             + [f"sum({' + '.join(f'bit_count({x}_w{j})' for j in _words(len(feature_no)))}) "
-                f"FILTER (WHERE w = {k}) AS {x}_{k}" for x in feat_cols for k in range(K)])
+    def flag(x: str) -> str:
+        if x == "TRUE":
+            return "TRUE"
+        i = flag_cols.index(x)
+        return f"((fl{i // WORD} >> {i % WORD}) & 1 = 1)"
 
-    user_cols = [f"count_if(({c} & {1 << k}) <> 0) AS {c}_{k}" for c in ["au"] + user_flags for k in range(K)]
+    v_cols: list[str] = []  # the value stream: one row per value event
+    p_cols: list[str] = []  # the passive stream: one row per user-day with passive events, capped
+    v_sums: list[str] = []
+    p_sums: list[str] = []
+    v_feats: list[str] = []
+    p_feats: list[str] = []
+    for (kind, f), x in col.items():
+        if kind in ("count", "sum"):
+            if any_value(f):
+                v_cols.append(f"(CASE WHEN {cond(f)} THEN {'1' if kind == 'count' else 'quantity'} ELSE 0 END)::DOUBLE AS {x}")
+                v_sums.append(x)
+            if any_passive(f):
+                measure = "count(*)" if kind == "count" else "sum(quantity)"
+                p_cols.append(f"(coalesce({agg(f'{measure} FILTER (WHERE {cond(f)})')}, 0) * ({factor(kind)}))::DOUBLE AS {x}")
+                p_sums.append(x)
+        elif kind == "distinct_features":
+            for j in feat_words:
+                bits = f"CASE WHEN {cond(f)} AND fword = {j} THEN fbit ELSE 0 END"
+                if any_value(f):
+                    v_cols.append(f"{bits} AS {x}_w{j}")
+                    v_feats.append(f"{x}_w{j}")
+                if any_passive(f):
+                    p_cols.append(f"{agg(f'bit_or({bits})')} AS {x}_w{j}")
+                    p_feats.append(f"{x}_w{j}")
+    for j in flag_words:
+        packed = " | ".join(f"({cond(f)}::UBIGINT << {i % WORD})" for i, ((_, f), x) in enumerate(
+            (k, v) for k, v in col.items() if v in flag_cols) if i // WORD == j)
+        v_cols.append(f"{packed} AS fl{j}")
+        p_cols.append(f"{agg(f'bit_or({packed})')} AS fl{j}")
+
+    # -- per account and window, each stream apart: sums and bit masks --------------------------
+    # Active days: bit (flag i, day offset o in its window) at slot i * W + o of words dm0, dm1, ...
+    offset = f"({T_day} - day - 1 - w * {W})"
+    slot_words = range(-(-len(day_flags) * W // WORD))
+    day_masks = [" | ".join(f"(CASE WHEN {flag(g)} AND ({i * W} + {offset}) // {WORD} = {j} THEN "
+                            f"1::UBIGINT << (({i * W} + {offset}) % {WORD})::UTINYINT ELSE 0 END)"
+                            for i, g in enumerate(day_flags)) for j in slot_words]
+
+    def slot_mask(i: int, j: int) -> int:
+        """The bits of word j that hold flag i's days."""
+        return sum(1 << (b % WORD) for b in range(i * W, (i + 1) * W) if b // WORD == j)
+
+    def aw(stream: str, usage: str, xs: list[str], feats: list[str]) -> str:
+        return (f"SELECT account_id, w, sum({usage}) AS {usage}{_cols([f'sum({x}) AS {x}' for x in xs])}"
+                f"{_cols([f'bit_or({m}) AS dm{j}' for j, m in zip(slot_words, day_masks)])}"
+                f"{_cols([f'bit_or({c}) AS {c}' for c in feats])} FROM {stream} GROUP BY account_id, w")
+
+    def in_w(expr: str, k: int) -> str:
+        return f"{expr} FILTER (WHERE w = {k})"
+
+    def days(i: int, k: int) -> str:
+        return " + ".join(f"bit_count({in_w(f'bit_or(dm{j})', k)} & {slot_mask(i, j)}::UBIGINT)"
+                          for j in slot_words if slot_mask(i, j))
+
+    def features(x: str, k: int) -> str:
+        words = [f"{x}_w{j}" for j in feat_words if f"{x}_w{j}" in v_feats + p_feats]
+        return " + ".join(f"bit_count({in_w(f'bit_or({c})', k)})" for c in words) or "0"
+
+    pivot = ([f"coalesce({in_w('sum(vusage)', k)}, 0) + coalesce({in_w('sum(pusage)', k)}, 0) AS usage_{k}"
+              for k in (0, 1)]
+             + [f"{in_w(f'sum({c})', k)} AS {c}_{k}" for c in ("vusage", "pusage") for k in (0, 1)]
+             + [f"{in_w(f'sum({x})', k) if x in v_sums + p_sums else '0::DOUBLE'} AS {x}_{k}"
+                for x in sums for k in range(K)]
+             + [f"{days(i, k)} AS d{i}_{k}" for i in range(len(day_flags)) for k in range(K)]
+             + [f"{features(x, k)} AS {x}_{k}" for x in feat_cols for k in range(K)])
+    # Users: bit (flag u, window k) at slot u * K + k of words ub0, ub1, ...; u = 0: any event.
+    user_words = range(-(-len(user_flags) * K // WORD))
+    user_bits = [" | ".join(f"(CASE WHEN {flag(g)} AND ({u * K} + w) // {WORD} = {j} THEN "
+                            f"1::UBIGINT << (({u * K} + w) % {WORD})::UTINYINT ELSE 0 END)"
+                            for u, g in enumerate(user_flags)) for j in user_words]
+    user_names = ["au"] + user_flags[1:]
+    user_cols = [f"count_if((ub{(u * K + k) // WORD} >> {(u * K + k) % WORD}) & 1 = 1) AS {n}_{k}"
+                 for u, n in enumerate(user_names) for k in range(K)]
     per_account_cols = ([c.rsplit(" AS ", 1)[1] for c in pivot + user_cols]
                         + ["max_day", "max_user_usage", "has_users"])
 
@@ -213,32 +291,34 @@ def inputs_query(profile: Profile, *, as_of: dt.date, scope: Scope, catalogue: C
         f"""ev AS (
   SELECT e.account_id, NULLIF(e.user_id, '') AS user_id, e.occurred_at::DATE AS day,
          coalesce(e.quantity, 1.0) AS quantity, coalesce(t.value_action, FALSE) AS va
-         {feature_bits if feats else ''}
+         {feature_bits if feat_cols else ''}
          {_cols([f'coalesce(t.m{i}, FALSE) AS m{i}' for i in range(len(filters))])}
   FROM usage_events e LEFT JOIN types t ON t.event_type = e.event_type
   WHERE e.occurred_at >= {scan_start} AND e.occurred_at < {T} {scoped})""",
-        f"""l1 AS (
-  SELECT account_id, user_id, day{_cols([f'{sql} AS {a}' for sql, a in l1_aggs.items()])}
-  FROM ev GROUP BY account_id, user_id, day)""",
-        f"""l1c AS MATERIALIZED (
-  SELECT account_id, user_id, day, w, vusage + pusage AS usage, vusage, pusage{_cols(l1c_cols)}
-  FROM (SELECT *, {window_of} AS w, coalesce({qv}, 0) AS vusage,
-               coalesce({qp}, 0) * ({factor('sum')}) AS pusage FROM l1))""",
-        f"""aw AS (
-  SELECT account_id, w{_cols(aw_cols)}
-  FROM (SELECT *, ({T_day} - day - 1 - w * {W}) // {WORD} AS dword,
-               1::UBIGINT << (({T_day} - day - 1 - w * {W}) % {WORD})::UTINYINT AS dbit FROM l1c)
-  GROUP BY account_id, w)""",
+        # Only passive events need the cap's grain: they are grouped per account, user and day;
+        # value events pass one row each (see the module docstring).
+        f"""pud AS (
+  SELECT account_id, user_id, day{_cols([f'{sql} AS {a}' for sql, a in pud_aggs.items()])}
+  FROM ev WHERE NOT va GROUP BY account_id, user_id, day)""",
+        f"""vs AS MATERIALIZED (
+  SELECT account_id, user_id, day, w, quantity AS vusage{_cols(v_cols)}
+  FROM (SELECT *, {window_of} AS w FROM ev WHERE va))""",
+        f"""ps AS MATERIALIZED (
+  SELECT account_id, user_id, day, w, {qp} * ({factor('sum')}) AS pusage{_cols(p_cols)}
+  FROM (SELECT *, {window_of} AS w FROM pud))""",
+        f"""aw AS ({aw('vs', 'vusage', v_sums, v_feats)} UNION ALL BY NAME {aw('ps', 'pusage', p_sums, p_feats)})""",
         f"""a_w AS (SELECT account_id{_cols(pivot)} FROM aw GROUP BY account_id)""",
+        f"""us AS (
+  SELECT account_id, user_id, day, w, vusage AS usage{_cols([f'fl{j}' for j in flag_words])} FROM vs
+  UNION ALL SELECT account_id, user_id, day, w, pusage{_cols([f'fl{j}' for j in flag_words])} FROM ps)""",
         """by_day AS (
   SELECT account_id, max(usage) AS max_day
-  FROM (SELECT account_id, day, sum(usage) AS usage FROM l1c WHERE w = 0 GROUP BY account_id, day)
+  FROM (SELECT account_id, day, sum(usage) AS usage FROM us WHERE w = 0 GROUP BY account_id, day)
   GROUP BY account_id)""",
         f"""by_user AS (
   SELECT account_id, user_id, sum(CASE WHEN w = 0 THEN usage ELSE 0 END) AS usage_0
-         {_cols([f'bit_or(CASE WHEN {g} THEN 1::UTINYINT << w::UTINYINT ELSE 0 END) AS {n}'
-                 for g, n in [('TRUE', 'au')] + [(x, x) for x in user_flags]])}
-  FROM l1c WHERE user_id IS NOT NULL GROUP BY account_id, user_id)""",
+         {_cols([f'bit_or({b}) AS ub{j}' for j, b in zip(user_words, user_bits)])}
+  FROM us WHERE user_id IS NOT NULL GROUP BY account_id, user_id)""",
         f"""a_user AS (
   SELECT account_id, max(usage_0) AS max_user_usage, TRUE AS has_users{_cols(user_cols)}
   FROM by_user GROUP BY account_id)""",

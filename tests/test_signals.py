@@ -561,3 +561,36 @@ def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
     figures = dict(pair.split("=", 1) for pair in result.removeprefix("result: ").split())
     assert float(figures["seconds"]) > 0 and float(figures["rows_per_second"]) > 0
     assert int(figures["accounts_out"]) > 0
+
+
+# ---------------------------------------------------------------- packed flags and masks
+
+
+def test_many_flags_and_long_windows_match_the_documented_formulas() -> None:
+    """Flags of active_days / distinct_users signals travel packed in 64-bit words and active days
+    in slots of flag x window: more than 64 flags and a 70-day window cross word boundaries."""
+    rnd = random.Random(11)
+    ids = [f"A{i}" for i in range(6)]
+    tables = {
+        "accounts": [account(a, seats=rnd.randint(0, 4)) for a in ids],
+        "usage_events": [ev(rnd.choice(ids), D.combine(BASE + dt.timedelta(days=rnd.randint(0, 220)),
+                                                       dt.time(rnd.choice([0, 9, 23]))),
+                            rnd.choice(TYPES), rnd.choice([None, "u1", "u2", "u3"]),
+                            rnd.choice([0.0, 0.5, 1.0, 7.0])) for _ in range(600)],
+        "event_types": [r for r in CATALOGUE_ROWS if r[0] in TYPES],
+    }
+    subsets = [tuple(t for j, t in enumerate(TYPES) if m >> j & 1) for m in range(1, 2 ** len(TYPES))]
+    sigs = tuple(sig(f"f{i}", "active_days" if i % 2 else "distinct_users", trend=i % 3 == 0,
+                     per=[None, "seat", "active_user"][i % 3], event_types=subsets[i % len(subsets)],
+                     value_only=i >= len(subsets))
+                 for i in range(68))  # 68 distinct (kind, filter) pairs: 68 flags
+    sigs += (sig("q", "sum", trend=True), sig("n", "count", value_only=True), sig("feats", "distinct_features"))
+    profile = Profile("many", signals=sigs, window_days=70, passive_daily_cap=2)
+    con = make_con(tables)
+    for as_of in (BASE + dt.timedelta(days=150), BASE + dt.timedelta(days=221)):
+        got = inputs(con, profile, as_of=as_of)
+        want = reference_inputs(tables, profile, as_of, signals.catalogue(con)).loc[got.index]
+        assert len(got) == len(ids)
+        for col in want.columns:
+            pd.testing.assert_series_equal(got[col], want[col].astype(got[col].dtype), check_names=False,
+                                           obj=col, rtol=1e-9, atol=1e-12)
