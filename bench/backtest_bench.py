@@ -16,8 +16,13 @@ The issue's goal: the 12-date backtest of 100,000 accounts in under 20 s. Why it
   depend on how much of its horizon exists, so this measures the cost of 12 dates; the figures'
   values are only printed as a sanity check.
 - **What is timed**: ``backtest_frame`` (the outcomes query, then per date ``compute_inputs``,
-  ``normalise`` and the ``Rescorer``) and ``figures`` (pooled and per date) apart. There is no
-  bootstrap: the AUC interval is DeLong's, computed in closed form inside ``figures``.
+  ``normalise`` and the ``Rescorer``; a date's ``normalise`` and ``Rescorer`` run on a worker
+  thread while DuckDB computes the next date's inputs, so wall and CPU seconds both matter) and
+  ``figures`` (pooled and per date) apart. There is no bootstrap: the AUC interval is DeLong's,
+  computed in closed form inside ``figures``.
+- **Wall and CPU seconds**: the machine's 2 vCPUs are shared with other work, so a run's wall time
+  swings with the load average (printed at the start: 1-, 5- and 15-minute); CPU seconds (all
+  threads of this process) move much less and are the figure to compare two versions by.
 - **References in the same run, on the same file**: one ``signals.compute_inputs`` call on the last
   date, ``outcomes.outcomes`` over the 12 dates alone, and DuckDB's plain
   ``SELECT account_id, count(*), sum(quantity) ... GROUP BY account_id`` over the events one date

@@ -117,15 +117,26 @@ def backtest_frame(con: "duckdb.DuckDBPyConnection", profile: Profile, dates: Se
                    capacity: int | None = None) -> Backtest:
     """Prepare a backtest of ``profile`` on ``dates`` (checked by the caller: full horizon and
     signal window); ``con`` reads the data store. Everyone's accounts, as the contract's figures."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .signals import compute_inputs
 
     if score not in ("health", "engagement"):
         raise ValueError(f"score must be health or engagement, got {score!r}")
     out = outcomes(con, list(dates), horizon=horizon)
-    preps = []
-    for when in sorted(dates):
-        inputs = compute_inputs(con, profile, as_of=when, scope=Scope.everyone(), catalogue=catalogue)
-        preps.append(prepare_date(when, inputs, profile, out[out["as_of"] == when]))
+    # Each date's outcome rows by one grouping, not a comparison of the whole column per date.
+    rows = {pd.Timestamp(when): out.iloc[i] for when, i in out.groupby("as_of", sort=False).indices.items()}
+    empty = out.iloc[:0]
+    # Each date's pandas/numpy preparation runs on a worker thread while DuckDB computes the next
+    # date's inputs on ``con`` (only this thread uses it; DuckDB releases the GIL while it works),
+    # so one core no longer idles through the Python part of every date. Same steps, same order.
+    preps: list[DatePrep] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = []
+        for when in sorted(dates):
+            inputs = compute_inputs(con, profile, as_of=when, scope=Scope.everyone(), catalogue=catalogue)
+            pending.append(pool.submit(prepare_date, when, inputs, profile, rows.get(pd.Timestamp(when), empty)))
+        preps = [f.result() for f in pending]
     return Backtest(profile, horizon, score, capacity, tuple(preps))
 
 
