@@ -48,18 +48,22 @@ aggregation over the union of ``aw``, ``by_day`` and ``by_user`` (as fast as joi
 slower here). Kept for memory: with a join per reduction and ``ORDER BY`` over 1M wide rows, the
 query ran out of a 1 GB memory limit at 1M accounts; as it is, it fits by spilling.
 
-Measured in December 2026 (2 vCPUs shared with other work, load average 5-14, so CPU seconds;
-1M accounts / 100M events, classic bench profile): the previous shape, every event through one
-grouping per account, user and day with every signal's value and passive parts (eight aggregates)
-and all three reductions over that, took 42.6 and 49.3 cpu-s; the current shape 39.4 and 45.1
-(run alternately). Steps on the way: passive events alone through the cap's grain, value events one
-row each, reductions unchanged: 12% less CPU at 100k accounts, but at 1M no better (39.5 against
-40.4), because ``aw`` (16M rows into 1.6M groups, ten aggregates) then cost as much as the
-cap's grouping: splitting ``aw`` per stream took it from about a fifth of the query to a
-twentieth. Rejected: ``aw`` folded into ``by_user`` (sums and masks per account, user and window,
-then per account): one pass fewer, but 45 cpu-s at 1M against 39.5, because the wide states on
-9M groups cost more than the pass saved (and 30% more CPU at 100k); ``us`` inlined into its two
-readers instead of materialized: no difference beyond the noise.
+Measured in December 2026 (2 vCPUs shared with other work, load average 2-14, so CPU seconds;
+1M accounts / 100M events, classic bench profile; ``bench/README.md``, "Signals"): the previous
+shape, every event through one grouping per account, user and day with every signal's value and
+passive parts (eight aggregates) and all three reductions over that, against the current one, run
+alternately: 42.6 / 39.4, 49.3 / 45.1, 36.0 / 33.6 cpu-s; alone in one process, 42.2 / 35.6 (peak
+RSS 4.0 / 5.8 GB with no memory limit; under a 1 GB limit both spill and take 48-50 cpu-s). Steps
+on the way: passive events alone through the cap's grain, value events one row each, reductions
+unchanged: 12% less CPU at 100k accounts, but at 1M no better (39.5 against 40.4), because ``aw``
+(16M rows into 1.6M groups, ten aggregates) then cost as much as the cap's grouping: splitting
+``aw`` per stream took it from about a fifth of the query to a twentieth. Rejected: ``aw`` folded
+into ``by_user`` (sums and masks per account, user and window, then per account): one pass fewer,
+but 45 cpu-s at 1M against 39.5, because the wide states on 9M groups cost more than the pass
+saved (and 30% more CPU at 100k); ``us`` inlined into its two readers instead of materialized:
+no difference beyond the noise. The 20 s goal is still missed (30-49 s wall at 1M on the shared
+machine); what is left is spread over the scan, the cap's grouping and the per-user grouping
+(about a tenth of the operator time each) and many smaller per-account steps.
 
 Every value is a bound, numbered parameter (``$1``, ``$2``, ...). Identifiers are written here
 or are signal names, which ``signals.check_profile`` has matched against ``[a-z][a-z0-9_]*``;
