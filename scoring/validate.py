@@ -14,7 +14,7 @@ Why it is shaped like this:
   which churn events the early-warning floor judges) is gathered once per backtest
   (``Outcomes``); per weights there remain the re-scores, one ``np.sort`` of the pooled scores
   for the AUC, its DeLong interval and the PR AUC (``outcomes.ranking``), ``np.bincount`` per band,
-  and a partial sort per date for the capacity list: about 12 ms of CPU for 100k accounts x 6
+  and a partial sort per date for the capacity list: about 25 ms of CPU for 100k accounts x 6
   dates, where the first version (an argsort, pandas per call) took 0.4 s.
 - **Observations are account-dates.** Each as-of date contributes the accounts active on it;
   pooled figures treat the account-dates of all dates as one sample (an account scored on six
