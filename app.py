@@ -77,7 +77,7 @@ if v.rows.empty:
 
 st.subheader("Retention the score should lead", divider="gray")
 # per account once per data version and date; a filter change only adds up other rows
-chosen = None if filters == pf.Filters() else v.selected
+chosen = None if filters == pf.Filters() else v.keep  # the attributes' rows: same accounts, same order
 ret = pf.retention_of(page.query(pf.retention_by_account, as_of=as_of), as_of, chosen)
 value_types = pf.value_action_types(page.profile()[1])
 act = pf.activation_of(page.query(pf.activation_by_account, as_of=as_of, value_types=value_types),

@@ -125,6 +125,7 @@ class View:
     risk_basis: str
     unpredicted: int  # accounts the model gave no churn risk (their ARR at risk counts 0)
     risk_note: str = ""  # what the model stood on (its ``describe()``), when there is one
+    keep: np.ndarray | None = None  # the filters' mask over the attributes rows (``selected``'s rows)
 
 
 def view(book_rows: pd.DataFrame, attrs: pd.DataFrame, filters: Filters, *, as_of: dt.date,
@@ -145,10 +146,10 @@ def view(book_rows: pd.DataFrame, attrs: pd.DataFrame, filters: Filters, *, as_o
         rows["churn_risk"] = risk
         rows["arr_at_risk"] = np.where(np.isfinite(risk), arr * risk, 0.0)
         note = model.describe() if hasattr(model, "describe") else ""
-        return View(rows, chosen, "expected", int((~np.isfinite(risk)).sum()), note)
+        return View(rows, chosen, "expected", int((~np.isfinite(risk)).sum()), note, keep)
     rows["churn_risk"] = np.nan
     rows["arr_at_risk"] = np.where((rows["band"] == "at_risk").to_numpy(), arr, 0.0)
-    return View(rows, chosen, "band", 0)
+    return View(rows, chosen, "band", 0, keep=keep)
 
 
 def member(index: pd.Index, ids: pd.Index) -> np.ndarray:
@@ -346,15 +347,30 @@ def period_start(as_of: dt.date) -> dt.date:
     return (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
 
 
-def retention_of(rows: pd.DataFrame | None, as_of: dt.date, ids: pd.Index | None = None) -> Retention | None:
-    """``Retention`` of the accounts ``ids`` (None: every row) from ``retention_by_account``'s
+Selection = pd.Index | np.ndarray | None
+
+
+def _select(rows: pd.DataFrame, chosen: Selection) -> pd.DataFrame:
+    """The rows of the chosen accounts: None = every row; ids; or a boolean mask over the same
+    accounts in the same order (``View.keep`` for rows made under the view's scope: the accounts
+    on file, in account order, as ``account_attributes`` lists them; a length check guards it)."""
+    if chosen is None:
+        return rows
+    if isinstance(chosen, np.ndarray) and chosen.dtype == bool:
+        if len(chosen) != len(rows):
+            raise ValueError(f"a mask of {len(chosen)} rows for {len(rows)} accounts")
+        return rows[chosen]
+    return rows.loc[member(rows.index, pd.Index(chosen))]
+
+
+def retention_of(rows: pd.DataFrame | None, as_of: dt.date, chosen: Selection = None) -> Retention | None:
+    """``Retention`` of the ``chosen`` accounts (``_select``) from ``retention_by_account``'s
     rows: renewals summed; the NRR cohort = accounts with ``mrr_then > 0``. The rows come in
     account order, so the same accounts add up to the very same sums whichever scope or filter
     selected them."""
     if rows is None:
         return None
-    if ids is not None:
-        rows = rows.loc[member(rows.index, ids)]
+    rows = _select(rows, chosen)
     t, n = rows["mrr_then"].to_numpy(dtype=float), rows["mrr_now"].to_numpy(dtype=float)
     paid = t > 0  # NaN (no MRR then) is not
     t, n = t[paid], n[paid]
@@ -402,8 +418,8 @@ class Activation:
 
 def activation_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date, value_types: tuple[str, ...]
                           ) -> pd.DataFrame:
-    """Per account (index ``account_id``; every account with events when ``scope`` is everyone):
-    its users (``(account_id, user_id)`` pairs with a non-empty user_id, first seen = their first
+    """Per account on file in ``scope`` (index ``account_id``, in account order, as
+    ``account_attributes`` lists them): its users (``(account_id, user_id)`` pairs with a non-empty user_id, first seen = their first
     event ever, events before ``as_of`` only) counted as ``judged`` (first seen 30 to 90 days
     before ``as_of``), ``activated`` (of those, a value action within 30 days of first being seen),
     ``in_progress`` (first seen in the last 30 days), ``in_progress_activated``, and ``users``.
@@ -411,9 +427,9 @@ def activation_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date, value_
     One pass over the events per data version and date; ``activation_of`` adds up any selection
     of these rows, so a filter change is a row selection."""
     pred, params = "TRUE", []
+    acc, acc_params = accounts_sql(scope, Filters(), as_of)
     if scope.owners is not None:  # a semi-join over all events costs: only when it selects
-        acc, params = accounts_sql(scope, Filters(), as_of)
-        pred = f"account_id IN (SELECT account_id FROM ({acc}))"
+        pred, params = f"account_id IN (SELECT account_id FROM ({acc}))", acc_params
     t = pd.Timestamp(as_of).to_pydatetime()
     start, judged_by = (t - dt.timedelta(days=d) for d in (ACTIVATION_COHORT_DAYS, ACTIVATION_WINDOW_DAYS))
     window = f"INTERVAL {int(ACTIVATION_WINDOW_DAYS)} DAY"
@@ -427,21 +443,26 @@ def activation_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date, value_
         c AS (
             SELECT account_id, first_seen >= ? AND first_seen <= ? AS judged, first_seen > ? AS recent,
                    first_value < first_seen + {window} AS in_time, first_value IS NOT NULL AS any_value
-            FROM u)
-        SELECT account_id, count(*) FILTER (WHERE judged) AS judged,
-               count(*) FILTER (WHERE judged AND in_time) AS activated,
-               count(*) FILTER (WHERE recent) AS in_progress,
-               count(*) FILTER (WHERE recent AND any_value) AS in_progress_activated, count(*) AS users
-        FROM c GROUP BY account_id ORDER BY account_id""", [list(value_types), t, *params, start, judged_by, judged_by])
+            FROM u),
+        per AS (
+            SELECT account_id, count(*) FILTER (WHERE judged) AS judged,
+                   count(*) FILTER (WHERE judged AND in_time) AS activated,
+                   count(*) FILTER (WHERE recent) AS in_progress,
+                   count(*) FILTER (WHERE recent AND any_value) AS in_progress_activated, count(*) AS users
+            FROM c GROUP BY account_id)
+        SELECT acc.account_id, coalesce(judged, 0) AS judged, coalesce(activated, 0) AS activated,
+               coalesce(in_progress, 0) AS in_progress,
+               coalesce(in_progress_activated, 0) AS in_progress_activated, coalesce(users, 0) AS users
+        FROM ({acc}) acc LEFT JOIN per USING (account_id) ORDER BY acc.account_id""",
+                [list(value_types), t, *params, start, judged_by, judged_by, *acc_params])
     out = out.set_index("account_id").astype(int)
     out.index = pd.Index(out.index.to_numpy(dtype=object), name="account_id")
     return out
 
 
-def activation_of(rows: pd.DataFrame, value_types: tuple[str, ...], ids: pd.Index | None = None) -> Activation:
-    """``Activation`` of the accounts ``ids`` (None: every row) from ``activation_by_account``."""
-    if ids is not None:
-        rows = rows.loc[member(rows.index, ids)]
+def activation_of(rows: pd.DataFrame, value_types: tuple[str, ...], chosen: Selection = None) -> Activation:
+    """``Activation`` of the ``chosen`` accounts (``_select``) from ``activation_by_account``."""
+    rows = _select(rows, chosen)
     total = rows[["judged", "activated", "in_progress", "in_progress_activated", "users"]].sum()
     return Activation(int(total["judged"]), int(total["activated"]), int(total["in_progress"]),
                       int(total["in_progress_activated"]), has_user_ids=bool(total["users"] > 0),

@@ -397,6 +397,13 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
     pd.testing.assert_frame_equal(
         hist, mv.band_history(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of,
                               filters=same))
+    # The page's path: per-account rows once, the filter's mask over the attributes' rows.
+    v_same = pf.view(book.visible(EVERYONE), pf.account_attributes(ds, scope=EVERYONE), same, as_of=book.as_of)
+    assert 0 < v_same.keep.sum() < len(v_same.keep)
+    assert pf.retention_of(pf.retention_by_account(ds, scope=EVERYONE, as_of=book.as_of), book.as_of,
+                           v_same.keep) == pf.retention(ds, scope=mine, as_of=book.as_of)
+    assert pf.activation_of(pf.activation_by_account(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt), vt,
+                            v_same.keep) == pf.activation(ds, scope=mine, as_of=book.as_of, value_types=vt)
     everyone = pf.retention(ds, scope=EVERYONE, as_of=book.as_of)
     assert pf.retention(ds, scope=mine, as_of=book.as_of).renewals_due < everyone.renewals_due
 
