@@ -67,7 +67,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     c.add_argument("--blend", type=_blend, default=1.0, metavar="B",
                    help="weights to save: the blend (1 - B) x hand-set + B x fitted, on the shares, "
                         "0..1 (default 1: the fitted weights; 0: the hand-set ones)")
-    c.add_argument("--bootstrap", type=_resamples, default=200, metavar="N",
+    c.add_argument("--bootstrap", type=cli_args.count, default=200, metavar="N",
                    help="resamples of the training accounts to refit for the weights' stability "
                         "(default 200; 0: none)")
     c.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
@@ -82,16 +82,6 @@ def _blend(text: str) -> float:
         value = -1.0
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number from 0 (hand-set) to 1 (fitted)")
-    return value
-
-
-def _resamples(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 0 or more")
     return value
 
 
