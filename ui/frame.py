@@ -12,6 +12,7 @@ is never rendered as HTML; where it goes through Markdown, ``plain`` escapes it 
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import gc
 import os
@@ -178,6 +179,7 @@ def freeze_once() -> None:
         _frozen = True
         gc.collect()
         gc.freeze()
+        atexit.register(gc.unfreeze)  # at exit everything is collected as usual (DuckDB's objects too)
 
 
 _frozen = False
