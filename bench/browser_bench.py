@@ -376,15 +376,14 @@ async def measure(base: str, pages: list[tuple[str, str]], args: argparse.Namesp
 
 
 def report(args: argparse.Namespace, fig: Figures, loads: tuple[float, float]) -> tuple[str, dict]:
-    import duckdb
-    import streamlit
+    from importlib.metadata import version
 
     def ratio(value: float, goal: float) -> str:
         return f"{value / goal:.2f}x" + (" (met)" if value < goal else "")
 
     med = statistics.median
     lines = ["", f"browser benchmark: {args.accounts_label}, chromium {args.chromium_version}, "
-             f"{os.cpu_count()} cores, Streamlit {streamlit.__version__}, DuckDB {duckdb.__version__}, "
+             f"{os.cpu_count()} cores, Streamlit {version('streamlit')}, DuckDB {version('duckdb')}, "
              f"Python {platform.python_version()}",
              f"load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}",
              "", f"{'page load':<18}{'cold s':>8}{'warm s':>8}{'goal s':>8}{'warm / goal':>14}"]

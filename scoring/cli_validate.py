@@ -61,10 +61,10 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                    help="signals the fit may weigh: the profile's own plus the generic one per "
                         "dimension built from the event-type catalogue, those weighed joining the "
                         "saved profile (catalogue, the default), or the profile's own only (profile)")
-    c.add_argument("--l2", type=_l2, metavar="STRENGTH",
+    c.add_argument("--l2", type=cli_args.strength, metavar="STRENGTH",
                    help="L2 strength of the fit, above 0 (default: chosen by walking forward inside "
                         "the training dates, from 0.001, 0.01, 0.1, 1)")
-    c.add_argument("--blend", type=_blend, default=1.0, metavar="B",
+    c.add_argument("--blend", type=cli_args.blend, default=1.0, metavar="B",
                    help="weights to save: the blend (1 - B) x hand-set + B x fitted, on the shares, "
                         "0..1 (default 1: the fitted weights; 0: the hand-set ones)")
     c.add_argument("--bootstrap", type=cli_args.count, default=200, metavar="N",
@@ -73,26 +73,6 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     c.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     c.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     c.set_defaults(run=_cmd_calibrate)
-
-
-def _blend(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number from 0 (hand-set) to 1 (fitted)")
-    return value
-
-
-def _l2(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number above 0")
-    return value
 
 
 def _dated(p: argparse.ArgumentParser, default: str) -> None:

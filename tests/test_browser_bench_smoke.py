@@ -8,33 +8,19 @@ rule of ``tests/test_signin_browser.py`` and ``tests/e2e``).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from e2e.helpers import require_browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _browser_or_skip() -> None:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"no chromium at {CHROMIUM} (apt-get install chromium)"
-    elif importlib.util.find_spec("playwright") is None:
-        problem = "the playwright package is not installed (requirements-dev.txt)"
-    if problem:
-        if os.environ.get("CS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"CS_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(f"browser benchmark skipped: {problem}")
 
 
 def test_smoke_browser_bench_reports_figures() -> None:
-    _browser_or_skip()
+    require_browser("browser benchmark")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CS_")}
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "browser_bench.py"), "--smoke"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200)

@@ -13,7 +13,6 @@ Skipped, with the reason, when chromium or Playwright is missing, unless ``CS_RE
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -28,8 +27,8 @@ import duckdb
 import pytest
 
 from conftest import ROOT
+from e2e.helpers import CHROMIUM, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 UI_TIMEOUT_MS = 60_000  # an upper bound for a loaded machine: the first page scores the book
@@ -37,19 +36,6 @@ START_TIMEOUT_S = 45
 RUNNING_DONE = "[data-testid=stApp][data-test-script-state=notRunning]"
 # The mock provider calls an Authlib hook Authlib has deprecated; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
-
-
-def _browser_or_skip():
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"no chromium at {CHROMIUM} (apt-get install chromium)"
-    else:
-        if importlib.util.find_spec("playwright") is None:
-            problem = "the playwright package is not installed (requirements-dev.txt)"
-    if problem:
-        if os.environ.get("CS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"CS_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(f"browser test skipped: {problem}")
 
 
 def _free_port() -> int:
@@ -87,7 +73,7 @@ def provider():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, provider):
     """A ``streamlit run app.py`` with sign-in on a demo store: (url, {csm email: accounts})."""
-    _browser_or_skip()
+    require_browser("browser test")
     tmp = tmp_path_factory.mktemp("signin")
     db = tmp / "data" / "cs.duckdb"
     env = {k: v for k, v in os.environ.items()

@@ -85,6 +85,18 @@ def browser_problem() -> str | None:
     return None
 
 
+def require_browser(what: str) -> None:
+    """For a browser test outside the journeys: skip it, saying why, when ``browser_problem`` finds
+    one, or fail it instead under ``CS_REQUIRE_BROWSER=1`` (CI), as the journeys do."""
+    import pytest
+
+    problem = browser_problem()
+    if problem:
+        if os.environ.get("CS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"CS_REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(f"{what} skipped: {problem}")
+
+
 def read_back(cell: str) -> str:
     """The CSV reading rule (README): strip exactly one leading ``'`` from a text cell."""
     return cell[1:] if cell.startswith("'") else cell
