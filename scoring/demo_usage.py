@@ -64,9 +64,15 @@ _SHARE = np.log([e[4] for e in CATALOGUE])
 _QTY = np.log([e[5] for e in CATALOGUE])
 _CORE = np.array([e[6] is None for e in CATALOGUE])
 _ADOPT = np.array([e[6] if e[6] is not None else 0.0 for e in CATALOGUE])
-# How a mix share tilts with health: only collaboration and integration do (their own weights).
-_TILT = np.array([{"collaboration": HIDDEN_WEIGHTS["collaboration"],
-                   "integration": HIDDEN_WEIGHTS["integration"]}.get(e[2] or "", 0.0) for e in CATALOGUE])
+
+
+def _tilt() -> np.ndarray:
+    """How a mix share tilts with health: only collaboration and integration do (their own
+    weights). Read from HIDDEN_WEIGHTS when the mix is drawn, so a test can switch a channel off."""
+    own = {"collaboration": HIDDEN_WEIGHTS["collaboration"], "integration": HIDDEN_WEIGHTS["integration"]}
+    return np.array([own.get(e[2] or "", 0.0) for e in CATALOGUE])
+
+
 _INTEGRATION_BY_SEGMENT = np.array([-0.4, 0.3, 1.0])  # big customers wire the product in more
 
 VISIT_RATE = 0.047  # visits per active user per weekday at average health
@@ -111,7 +117,7 @@ def _mix(world: World) -> np.ndarray:
     # One fixed threshold per account and type: a feature stays adopted while health holds up.
     threshold = rng.random((world.n, 1, len(CATALOGUE)))
     adopted = _CORE[None, None, :] | (sigmoid(appetite) > threshold)
-    logits = (_SHARE[None, None, :] + _TILT[None, None, :] * h[:, :, None]
+    logits = (_SHARE[None, None, :] + _tilt()[None, None, :] * h[:, :, None]
               + 0.4 * taste[:, 1 + _DIM][:, None, :])
     weights = np.where(adopted, np.exp(logits), 0.0)
     cum = np.cumsum(weights, axis=2)
