@@ -3,7 +3,7 @@
 SQLite from the standard library, in WAL mode. Imports never touch this file, so profiles,
 classifications, the outreach log, snoozes, overrides and the audit log survive every refresh.
 Every process (the app's sessions, scheduled commands) opens it for one short transaction at a
-time; a writer that meets a lock waits (``busy_timeout``) and then retries, so the app and a cron
+time (the app's process may keep one connection for reads, ``StateStore(keep_reader=True)``); a writer that meets a lock waits (``busy_timeout``) and then retries, so the app and a cron
 job can write at once. SQLite's journal makes each transaction all or nothing, so a crash leaves
 either the old state or the new one.
 
@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,15 +94,26 @@ def now_utc() -> str:
 
 
 class StateStore:
-    """Handle on the state file; holds no open connection between transactions."""
+    """Handle on the state file; holds no open connection between transactions.
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    ``keep_reader``: keep one connection for ``read`` between calls (one per handle, shared by
+    threads under a lock), for the app's long-lived process, where a page reads the store several
+    times per rerun and opening a connection costs more than the query. It changes nothing of
+    what is read: in autocommit mode each read sees every transaction committed before it, holds
+    no lock once its rows are fetched, and the connection is opened anew when the file at ``path``
+    is another file (a state store restored from a backup)."""
+
+    def __init__(self, path: str | os.PathLike, *, keep_reader: bool = False) -> None:
         self.path = Path(path)
         self._ready = False
+        self._keep = keep_reader
+        self._reader: tuple[sqlite3.Connection, tuple[int, int]] | None = None
+        self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                              check_same_thread=not self._keep)
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         con.execute("PRAGMA foreign_keys = ON")
         return con
@@ -149,11 +161,27 @@ class StateStore:
     def read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         """Run one read query (bound parameters only) and return all rows."""
         self._ensure_schema()
+        if self._keep:
+            return self._kept_read(sql, params)
         con = self._connect()
         try:
             return _retry(lambda: con.execute(sql, params).fetchall())
         finally:
             con.close()
+
+    def _kept_read(self, sql: str, params: tuple | list) -> list[tuple]:
+        st = os.stat(self.path)
+        ident = (st.st_dev, st.st_ino)
+        with self._lock:
+            if self._reader is not None and self._reader[1] != ident:
+                self._reader[0].close()
+                self._reader = None
+            if self._reader is None:
+                con = self._connect()
+                con.execute("PRAGMA query_only = ON")  # this connection never writes
+                self._reader = (con, ident)
+            con = self._reader[0]
+            return _retry(lambda: con.execute(sql, params).fetchall())
 
     # -- event-type classifications (the Data page reads them; later issues write them) --------
 

@@ -71,3 +71,50 @@ def test_classify_rejects_unknown_dimension(tmp_path):
     with pytest.raises(ValueError, match="expected one of breadth"):
         store.classify("x", feature=None, dimension="vibes", value_action=True, author="me")
     assert store.classifications() == {}
+
+
+def test_kept_reader_sees_every_commit_holds_no_lock_and_follows_a_restored_file(tmp_path):
+    """The app's handle keeps one connection for reads: it still sees what other processes
+    commit after it opened, leaves no read transaction behind (a full checkpoint can run right
+    after a read), refuses to write, and reads the new file when the state file is replaced."""
+    path = tmp_path / "cs.state.sqlite"
+    app = StateStore(path, keep_reader=True)
+    assert app.read("SELECT count(*) FROM audit_log") == [(0,)]
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(root=str(ROOT)))
+    assert subprocess.run([sys.executable, str(script), str(path), "cron", "3"]).returncode == 0
+    assert app.read("SELECT count(*) FROM audit_log") == [(3,)]  # committed elsewhere, seen here
+    import sqlite3
+    other = sqlite3.connect(path, isolation_level=None)
+    assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # 0: not blocked
+    other.close()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        app.read("DELETE FROM audit_log")
+    backup = tmp_path / "restored.sqlite"
+    fresh = StateStore(backup)
+    fresh.audit("restored", "one", "row")
+    backup.replace(path)  # a restore: another file now at the same path
+    assert app.read("SELECT actor FROM audit_log") == [("restored",)]
+
+
+def test_kept_reader_serves_many_threads_at_once(tmp_path):
+    import threading
+
+    store = StateStore(tmp_path / "s.sqlite", keep_reader=True)
+    for i in range(5):
+        store.audit("me", "a", f"t{i}")
+    seen, errors = [], []
+
+    def reader() -> None:
+        try:
+            for _ in range(50):
+                seen.append(store.read("SELECT count(*) FROM audit_log")[0][0])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and seen == [5] * 400
