@@ -12,9 +12,7 @@ is never rendered as HTML; where it goes through Markdown, ``plain`` escapes it 
 """
 from __future__ import annotations
 
-import atexit
 import datetime as dt
-import gc
 import os
 import re
 from pathlib import Path
@@ -32,6 +30,7 @@ from scoring.scope import Scope
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
 from ui.auth import current_viewer, gate, show_viewer
+from ui.process import setup_once
 from ui.source import open_store
 
 if TYPE_CHECKING:
@@ -116,8 +115,9 @@ def _catalogue(_ds: DataStore, version: Version, overrides: tuple) -> "pd.DataFr
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _state_store(path: str) -> StateStore:
-    # one handle per state file and process: it checks the file's schema once, not on every read
-    return StateStore(path)
+    # one handle per state file and process: it checks the file's schema once and keeps one
+    # connection for reads, not one per read (a page reads the store several times per rerun)
+    return StateStore(path, keep_reader=True)
 
 
 @st.cache_resource(show_spinner="Scoring the book…", max_entries=8)
@@ -163,31 +163,9 @@ def profile_in_use(state: StateStore) -> str:
     return f"{profile.name} version {profile.version} (published)"
 
 
-def freeze_once() -> None:
-    """Move every object alive now (modules, classes, functions: what the imports made) out of the
-    garbage collector's reach, once per process.
-
-    Streamlit runs a full ``gc.collect(2)`` after every rerun unless ``runner.postScriptGC`` is off.
-    Measured here, that collection walks about 170k long-lived objects the imports create and costs
-    60-250 ms (more on a busy machine) on every slider move, whatever the data size, so it is off
-    in ``.streamlit/config.toml``; Python's own collections still run, and with the imports' objects
-    frozen (``gc.freeze``) a full one walks only what the pages made since. Pages make few
-    reference cycles: their memory is freed by reference counting as usual.
-    """
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.collect()
-        gc.freeze()
-        atexit.register(gc.unfreeze)  # at exit everything is collected as usual (DuckDB's objects too)
-
-
-_frozen = False
-
-
 def frame(title: str, *, profile: str | None = None) -> Page:
     """Set up the page, draw the menu, the title and the banner, and return this rerun's data."""
-    freeze_once()
+    setup_once()  # this process's settings, made once (ui/process.py says why)
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", layout="wide")
     viewer = gate()  # sign-in: stops the page here unless this viewer may see data
     _menu()
