@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from wsclient import Run, Session, log_tail, serve  # noqa: E402  (needs the path above)
+from wsclient import DONE_STATUSES, Run, Session, log_tail, serve  # noqa: E402  (needs the path above)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -186,7 +186,7 @@ class Interaction:
 
 def check(run: Run) -> str | None:
     """Why this run counts as an error, or None."""
-    if run.status != "FINISHED_SUCCESSFULLY":
+    if run.status not in DONE_STATUSES:
         return f"script {run.status or 'did not finish'}"
     for what in (run.exceptions, run.errors, run.problems):
         if what:

@@ -4,6 +4,10 @@ Every move re-scores the book with one matrix-vector product (``scores.whatif`` 
 prepared once per setting, ``ui.backtest``) and the past dates with ``validate.quick_figures``:
 the same numbers ``python -m scoring validate`` gives for those weights. The proposal lives in the
 URL (``scoring.tuning``), so a link reopens it exactly. docs/DASHBOARD.md defines every figure.
+
+The sliders and everything they change are one ``st.fragment``: a move reruns that part only, not
+the menu, the banner, the base-profile pickers or the save form (the proposal's backtest figures
+are computed on a worker thread while the book's part is drawn, ``bk.figures_soon``).
 """
 import datetime as dt
 
@@ -19,6 +23,9 @@ from ui import backtest as bk
 from ui import charts
 from ui.auth import require_permission
 from ui.frame import frame, plain
+
+GRID_HELP = "A grid's points say how good each range is, so direction does not apply."
+SELECT_WIDTH, SHARE_WIDTH = 170, 130  # pixels, beside a slider that takes the rest of the row
 
 page = frame("Tune weights")
 if page.facts.as_of is None:
@@ -56,55 +63,54 @@ if ss["_tw_seeded"] != base_ref:  # a new base: its values (or, on the first vis
     for p in problems:
         st.warning(f"From the link, ignored: {plain(p)}", icon=":material/link_off:")
 
-st.subheader("Signal weights", divider="gray")
-share_slots = {}
-for s in base.signals:
-    c = st.columns([4, 1.3, 1.3, 1.4], vertical_alignment="bottom")
-    c[0].slider(plain(s.label), 0.0, tuning.WEIGHT_MAX, step=0.5, key=tuning.WEIGHT + s.name)
-    grid = s.normalisation.method not in tuning.TUNABLE_METHODS
-    c[1].selectbox("direction", DIRECTIONS, key=tuning.DIRECTION + s.name, disabled=grid,
-                   help="A grid's points say how good each range is, so direction does not apply." if grid else None)
-    if grid:
-        c[2].caption("normalisation: grid, as written")
-    else:
-        c[2].selectbox("normalisation", tuning.TUNABLE_METHODS, key=tuning.METHOD + s.name)
-    share_slots[s.name] = c[3].empty()
-b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-b1.number_input("at_risk below", 0.0, 100.0, step=1.0, key=tuning.AT_RISK)
-b2.number_input("healthy from", 0.0, 100.0, step=1.0, key=tuning.HEALTHY)
-with b3.expander("Health component weights (optional)"):
-    for comp in start.health_weights:
-        st.number_input(comp, min_value=0.0, step=5.0, key=tuning.HEALTH + comp)
-
-proposal = tuning.from_widgets(ss.to_dict(), start)
-proposed = tuning.proposed_profile(base, proposal)
-ss["_tw_written"] = tuning.to_params(proposal)
-bk.sync_url(ss["_tw_written"])
-try:
-    profiles.validate(proposed)
-    problems = []
-except DataError as exc:
-    problems = getattr(exc, "problems", [str(exc)])
-weights = list(proposal.weights.values())
-total = sum(weights)
-if total > 0:
-    shares = effective_shares(weights, base.max_signal_share)
-    for (name, w), share in zip(proposal.weights.items(), shares):
-        capped = " (capped)" if share < w / total - 1e-9 else ""
-        share_slots[name].caption(f"share {share:.1%}{capped}")
-st.caption(f"Total weight {total:g}. Weights are relative: a signal's share of engagement is its weight "
-           f"over the total, then no signal above max_signal_share ({base.max_signal_share:.0%}), "
-           "the excess going to the others.")
-for p in problems:
-    st.error(plain(p), icon=":material/error:")
-previews = st.container()
-
 try:
     book = page.book(base_ref, as_of)
 except DataError as exc:
     st.error(f"Cannot score the book as of {as_of}: {plain(exc)}", icon=":material/error:")
     st.stop()
-if not problems:
+
+
+def share_texts(base, proposal) -> dict[str, str]:
+    """Each signal's share of engagement under the proposed weights, as shown beside its slider."""
+    weights = list(proposal.weights.values())
+    total = sum(weights)
+    if total <= 0:
+        return {}
+    shares = effective_shares(weights, base.max_signal_share)
+    return {name: f"share {share:.1%}" + (" (capped)" if share < w / total - 1e-9 else "")
+            for (name, w), share in zip(proposal.weights.items(), shares)}
+
+
+def weight_widgets(base, start, shares: dict[str, str]) -> None:
+    """A slider, direction and normalisation per signal with its share (``shares``; the session
+    holds this run's values before the widgets are drawn), the band thresholds and the health
+    component weights. One horizontal row per signal, not columns: a move resends every element
+    of the part it reruns, and each block is one more message."""
+    st.subheader("Signal weights", divider="gray")
+    for s in base.signals:
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        row.slider(plain(s.label), 0.0, tuning.WEIGHT_MAX, step=0.5, key=tuning.WEIGHT + s.name)
+        grid = s.normalisation.method not in tuning.TUNABLE_METHODS
+        row.selectbox("direction", DIRECTIONS, key=tuning.DIRECTION + s.name, disabled=grid,
+                      help=GRID_HELP if grid else None, width=SELECT_WIDTH)
+        if grid:
+            row.caption("normalisation: grid, as written", width=SELECT_WIDTH)
+        else:
+            row.selectbox("normalisation", tuning.TUNABLE_METHODS, key=tuning.METHOD + s.name,
+                          width=SELECT_WIDTH)
+        row.caption(shares.get(s.name, ""), width=SHARE_WIDTH)
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    row.number_input("at_risk below", 0.0, 100.0, step=1.0, key=tuning.AT_RISK, width=SELECT_WIDTH)
+    row.number_input("healthy from", 0.0, 100.0, step=1.0, key=tuning.HEALTHY, width=SELECT_WIDTH)
+    with row.expander("Health component weights (optional)"):
+        for comp in start.health_weights:
+            st.number_input(comp, min_value=0.0, step=5.0, key=tuning.HEALTH + comp)
+
+
+def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
+    """The book as of ``as_of`` under the saved and the proposed profile: band counts, histograms,
+    the band-change matrices and the accounts that change band (and the raw-versus-normalised
+    preview in ``previews``, drawn only when open)."""
     saved_r, prop_r = bk.rescorer(page, book, base), bk.rescorer(page, book, proposed)
     cmp = tuning.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights)
     with previews.expander("Raw value against normalised score, over the book", key="tw_preview",
@@ -116,9 +122,10 @@ if not problems:
                 cols[j % 3].plotly_chart(bk.preview_chart(x, y, s.label), key=f"tw_px_{s.name}")
 
     st.subheader(f"The book as of {as_of:%Y-%m-%d}: saved against proposed", divider="gray")
-    for col, band in zip(st.columns(4), BAND_LABELS):
+    row = st.container(horizontal=True)
+    for band in BAND_LABELS:
         old, new = cmp.saved.band_counts[band], cmp.proposed.band_counts[band]
-        col.metric(BAND_LABELS[band], f"{new:,}", delta=f"{new - old:+,}" if new != old else None,
+        row.metric(BAND_LABELS[band], f"{new:,}", delta=f"{new - old:+,}" if new != old else None,
                    delta_color="off", help=f"Accounts in the band: {old:,} saved, {new:,} proposed.")
     st.plotly_chart(bk.histogram_chart(cmp.saved.histogram, cmp.proposed.histogram), key="tw_hist")
     arr, mine = book.inputs["arr"].to_numpy(float), bk.visible(page, book)
@@ -142,44 +149,80 @@ if not problems:
                          "saved_health": st.column_config.NumberColumn("saved health", format="%.1f"),
                          "proposed_health": st.column_config.NumberColumn("proposed health", format="%.1f")})
 
+
+def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> None:
+    """Saved against proposed backtest figures (``proposed_figures()`` waits for the worker
+    thread's), and the suggestion from the outcomes with its blend slider (when opened)."""
     st.subheader("Backtest: saved against proposed", divider="gray")
-    saved_bt, bt = bk.backtest(page, base, cat), bk.backtest(page, proposed, cat)
     if isinstance(bt, str) or isinstance(saved_bt, str):
         st.info(plain(bt if isinstance(bt, str) else saved_bt), icon=":material/info:")
-    else:
-        old, new = bk.figures(page, saved_bt), bk.figures(page, bt)  # each profile's own weights
-        st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
-                   f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
-        m = st.columns(3)
-        m[0].metric("ROC AUC, proposed", tuning.auc_text(new["auc"]),
-                    delta=None if None in (old["auc"], new["auc"]) or old["auc"] == new["auc"]
-                    else f"{new['auc'] - old['auc']:+.3f}")
-        m[1].metric("ROC AUC, saved", tuning.auc_text(old["auc"]))
-        m[2].metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
-        st.dataframe(tuning.quick_table(old, new), width="stretch")
-        for why in sorted(set(new["reasons"].values())):
-            st.caption(f"n/a: {plain(why)}")
-        with st.expander("Suggest weights from the outcomes", key="tw_suggest", on_change="rerun") as box:
-            if box.open:
-                sug = bk.suggestion(page, bt, cat)
-                if isinstance(sug, str):
-                    st.info(plain(sug), icon=":material/info:")
-                else:
-                    b = st.slider("Blend: 0 = current weights, 1 = suggested", 0.0, 1.0, 1.0, 0.05, key="tw_blend")
-                    mix = tuning.blend(proposal.weights, sug.weights, b)
-                    st.dataframe({"current": proposal.weights, "suggested": sug.weights, "blended": mix},
-                                 width="stretch")
-                    auc = quick_figures(bt, mix)["auc"]
-                    st.caption("Fitted on the same dates it is judged on here (in sample): blended ROC AUC "
-                               f"{'n/a' if auc is None else f'{auc:.3f}'}. `python -m scoring calibrate` fits "
-                               "on earlier dates and judges on later ones.")
-                    for line in tuning.flip_sentences(sug.signals, sug.proposed_flips) or ["No signal works "
-                                                                                         "the other way round."]:
-                        st.markdown(f"- {plain(line)}")
-                    st.button("Use the blended weights", key="tw_apply", on_click=bk.set_weights, args=(mix,))
+        return
+    old, new = bk.figures(page, saved_bt), proposed_figures()  # each profile's own weights
+    st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
+               f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
+    m = [st.container(horizontal=True)] * 3  # one row of three metrics
+    m[0].metric("ROC AUC, proposed", tuning.auc_text(new["auc"]),
+                delta=None if None in (old["auc"], new["auc"]) or old["auc"] == new["auc"]
+                else f"{new['auc'] - old['auc']:+.3f}")
+    m[1].metric("ROC AUC, saved", tuning.auc_text(old["auc"]))
+    m[2].metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
+    st.dataframe(tuning.quick_table(old, new), width="stretch")
+    for why in sorted(set(new["reasons"].values())):
+        st.caption(f"n/a: {plain(why)}")
+    with st.expander("Suggest weights from the outcomes", key="tw_suggest", on_change="rerun") as box:
+        if not box.open:
+            return
+        sug = bk.suggestion(page, bt, cat)
+        if isinstance(sug, str):
+            st.info(plain(sug), icon=":material/info:")
+            return
+        b = st.slider("Blend: 0 = current weights, 1 = suggested", 0.0, 1.0, 1.0, 0.05, key="tw_blend")
+        mix = tuning.blend(proposal.weights, sug.weights, b)
+        st.dataframe({"current": proposal.weights, "suggested": sug.weights, "blended": mix}, width="stretch")
+        auc = quick_figures(bt, mix)["auc"]
+        st.caption("Fitted on the same dates it is judged on here (in sample): blended ROC AUC "
+                   f"{'n/a' if auc is None else f'{auc:.3f}'}. `python -m scoring calibrate` fits "
+                   "on earlier dates and judges on later ones.")
+        flips = tuning.flip_sentences(sug.signals, sug.proposed_flips) or ["No signal works the other way round."]
+        for line in flips:
+            st.markdown(f"- {plain(line)}")
+        st.button("Use the blended weights", key="tw_apply", on_click=bk.set_weights, args=(mix,))
+
+
+@st.fragment
+def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
+    """The weights, thresholds and health weights, and what the proposal changes: a widget in here
+    reruns this function only (Streamlit keeps the arguments of the page's last full run)."""
+    proposal = tuning.from_widgets(ss.to_dict(), start)  # this run's values, before the widgets
+    weight_widgets(base, start, share_texts(base, proposal))
+    proposed = tuning.proposed_profile(base, proposal)
+    ss["_tw_written"] = tuning.to_params(proposal)
+    bk.sync_url(ss["_tw_written"])
+    try:
+        profiles.validate(proposed)
+        problems = []
+    except DataError as exc:
+        problems = getattr(exc, "problems", [str(exc)])
+    if not problems:  # the proposal's backtest figures start now, on a worker thread
+        saved_bt, bt = bk.backtest(page, base, cat), bk.backtest(page, proposed, cat)
+        proposed_figures = None if isinstance(bt, str) else bk.figures_soon(page, bt)
+    total = sum(proposal.weights.values())
+    st.caption(f"Total weight {total:g}. Weights are relative: a signal's share of engagement is its weight "
+               f"over the total, then no signal above max_signal_share ({base.max_signal_share:.0%}), "
+               "the excess going to the others.")
+    for p in problems:
+        st.error(plain(p), icon=":material/error:")
+    previews = st.container()
+    if not problems:
+        book_effects(page, base, proposed, proposal, book, as_of, previews)
+        backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat)
+
+
+proposal_and_effects(page, base, cat, start, book, as_of)
 
 st.subheader("Save", divider="gray")
 viewer = require_permission("edit_profiles")  # stops here for viewers who may not edit profiles
+proposal = tuning.from_widgets(ss.to_dict(), start)
 name = st.text_input("Save as profile", value=base.name, key="tw_name")
 note = st.text_area("Note (why this change)", key="tw_note")
 if st.button("Save as a new version", key="tw_save", type="primary"):

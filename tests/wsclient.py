@@ -21,6 +21,9 @@ Tornado, so the client uses ``websockets``, which Streamlit itself depends on):
   new Streamlit session, where query parameters seed the widgets bound to them.
   ``set_widget``, ``goto`` and ``rerun`` are interactions inside that session. Widget values sent
   once stay on the server, so the client sends only the ones it changed (the browser sends all).
+- **Fragments, as the browser.** A widget drawn inside an ``st.fragment`` carries its fragment id;
+  changing it sends that id with the rerun (``ClientState.fragment_id``), so the server reruns the
+  fragment only, and the run's elements are the previous run's with the fragment's replaced.
 - **Message cache, as the browser.** ``cacheable`` messages (elements of 10 kB and more) are
   kept by hash and their hashes sent with each rerun, so the server answers with a small
   ``ref_hash`` for what the tab already holds (``Run.cached`` counts them). ``Run.payload_bytes``
@@ -57,6 +60,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = ForwardMsg.ScriptFinishedStatus
+DONE_STATUSES = ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")  # a page, a fragment
 ALERT_KINDS = {1: "error", 2: "warning", 3: "info", 4: "success"}
 MAX_MESSAGE = 200 * 2**20  # server.maxMessageSize's default; websockets would stop at 1 MB
 # Widget kinds by the WidgetState field their value travels in (streamlit/elements/widgets/*.py).
@@ -74,6 +78,7 @@ class Element:
     path: tuple[int, ...]
     kind: str  # the Element oneof: "metric", "markdown", "dataframe", ...
     proto: Any  # that oneof's message
+    fragment: str = ""  # the st.fragment that drew it ("": the page itself)
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class Run:
 
     @property
     def ok(self) -> bool:
-        return (self.status == "FINISHED_SUCCESSFULLY" and not self.exceptions and not self.errors
+        return (self.status in DONE_STATUSES and not self.exceptions and not self.errors
                 and not self.problems)
 
     @property
@@ -335,7 +340,7 @@ class Session:
             self.query_string = _with_param(self.query_string, element.proto.query_param_key, value)
         others = [s for wid, s in self._widgets.items() if wid != state.id]
         return self._run(query=self.query_string, page_script_hash=self.page_script_hash,
-                         widgets=[*others, state])
+                         widgets=[*others, state], fragment=element.fragment)
 
     def clear_cache(self) -> None:
         """Clear the server's ``st.cache_data`` and ``st.cache_resource`` for every session (the
@@ -369,7 +374,7 @@ class Session:
     # ------------------------------------------------------------ the protocol
 
     def _run(self, *, query: str, page_script_hash: str, page_name: str = "",
-             widgets: Iterable[WidgetState] | None = None) -> Run:
+             widgets: Iterable[WidgetState] | None = None, fragment: str = "") -> Run:
         if self._ws is None:
             raise ProtocolError("not connected: open() a URL first")
         self.query_string = query
@@ -378,6 +383,7 @@ class Session:
         rerun.query_string = query
         rerun.page_script_hash = page_script_hash
         rerun.page_name = page_name
+        rerun.fragment_id = fragment
         for state in widgets if widgets is not None else self._widgets.values():
             rerun.widget_states.widgets.add().CopyFrom(state)
         if self.cache_messages:
@@ -390,12 +396,14 @@ class Session:
         wire_before = self._sock.received
         started = time.perf_counter()
         self._ws.send(msg.SerializeToString())
-        run = self._collect(started, wire_before)
+        run = self._collect(started, wire_before, fragment)
         self.last = run
         return run
 
-    def _collect(self, started: float, wire_before: int) -> Run:
-        elements: dict[tuple[int, ...], Element] = {}
+    def _collect(self, started: float, wire_before: int, fragment: str = "") -> Run:
+        # a fragment's run replaces that fragment's elements and leaves the rest of the page
+        kept = self.last.elements if fragment and self.last is not None else []
+        elements: dict[tuple[int, ...], Element] = {e.path: e for e in kept}
         problems: list[str] = []
         payload = count = cached = 0
         status = ""
@@ -430,8 +438,9 @@ class Session:
                 cached += 1
             elif self.cache_messages and fwd.metadata.cacheable and fwd.hash:
                 self._cache[fwd.hash] = fwd
-            if kind == "new_session":
-                elements.clear()  # a run (re)starts: every element is sent again
+            if kind == "new_session":  # a run (re)starts: every element (of the fragment) is sent again
+                for path in [p for p, e in elements.items() if not fragment or e.fragment == fragment]:
+                    del elements[path]
                 self.page_script_hash = fwd.new_session.page_script_hash
                 self._learn_pages(fwd.new_session.app_pages)
             elif kind == "navigation":
@@ -469,7 +478,7 @@ class Session:
         if inner is None:
             elements.pop(path, None)
             return
-        elements[path] = Element(path, inner, getattr(el, inner))
+        elements[path] = Element(path, inner, getattr(el, inner), delta.fragment_id)
 
     def _learn_pages(self, pages: Iterable[Any]) -> None:
         for p in pages:

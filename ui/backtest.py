@@ -22,13 +22,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from scoring import calibrate, cli_validate, profiles, tuning
 from scoring.current import Book
@@ -159,6 +162,23 @@ def figures(page: Page, bt: Backtest) -> dict:
     """``validate.quick_figures`` of the backtest's own profile: its weights and thresholds
     (cached per profile document, so going back to an earlier proposal costs nothing)."""
     return _quick(page.version, document_key(bt.profile), tuple(p.as_of for p in bt.dates), bt.horizon, bt)
+
+
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="figures")
+
+
+def figures_soon(page: Page, bt: Backtest) -> Callable[[], dict]:
+    """``figures(page, bt)`` started on a worker thread; call the result to wait for it. A slider
+    move draws the book's part of Tune weights meanwhile: the figures' sorts and counts run in
+    NumPy without the interpreter lock, so on two cores most of their time is hidden. The worker
+    runs with this rerun's script context (the same cache, the same session)."""
+    ctx = get_script_run_ctx()
+
+    def work() -> dict:
+        add_script_run_ctx(threading.current_thread(), ctx)
+        return figures(page, bt)
+
+    return _WORKERS.submit(work).result
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
