@@ -19,8 +19,9 @@ if page.facts.as_of is None:
     st.stop()
 book = page.book()
 as_of, profile = book.as_of, book.profile
-attrs = page.query(pf.account_attributes)
-options = pf.filter_options(attrs)
+# large per-account results: one shared read-only copy per data version and viewer (page.shared)
+attrs = page.shared(pf.account_attributes)
+options = page.shared(pf.filter_choices)
 
 
 def shown(value: str) -> str:
@@ -44,7 +45,7 @@ with st.sidebar:
                                             "days after it."))
 
 v = pf.view(book.visible(page.scope), attrs, filters, as_of=as_of,
-            model=page.query(pf.churn_model, profile=profile))
+            model=page.shared(pf.churn_model, profile=profile), positions=page.positions(book, attrs))
 k = pf.kpis(v)
 st.caption(f"Showing: {plain(filters.describe())}")
 
@@ -78,9 +79,9 @@ if v.rows.empty:
 st.subheader("Retention the score should lead", divider="gray")
 # per account once per data version and date; a filter change only adds up other rows
 chosen = None if filters == pf.Filters() else v.keep  # the attributes' rows: same accounts, same order
-ret = pf.retention_of(page.query(pf.retention_by_account, as_of=as_of), as_of, chosen)
+ret = pf.retention_of(page.shared(pf.retention_by_account, as_of=as_of), as_of, chosen)
 value_types = pf.value_action_types(page.profile()[1])
-act = pf.activation_of(page.query(pf.activation_by_account, as_of=as_of, value_types=value_types),
+act = pf.activation_of(page.shared(pf.activation_by_account, as_of=as_of, value_types=value_types),
                        value_types, chosen)
 r = st.columns(4)
 NEEDS = "needs mrr_history"
@@ -127,8 +128,8 @@ st.plotly_chart(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart
 st.caption("Active accounts by days from the as-of date to renewal_date (0-30 includes the as-of date).")
 
 st.subheader("Band mix over time", divider="gray")
-mix = movers.band_mix(page.query(movers.band_history, profile_name=profile.name, as_of=as_of,
-                                 filters=filters))
+mix = movers.band_mix(movers.band_history_of(  # per account once; a filter counts in memory
+    page.shared(movers.band_history_by_account, profile_name=profile.name, as_of=as_of), chosen))
 if mix.empty:
     st.info(f"No score snapshots of the profile {plain(profile.name)} yet. `python -m scoring "
             "snapshot` stores one; each import backfills weekly history.", icon=":material/history:")
@@ -140,12 +141,12 @@ else:
                 "not the customers'." if len(changes) else "One profile version throughout."))
 
 st.subheader("Movers since the last snapshot", divider="gray")
-snap = page.query(movers.previous_snapshot, profile_name=profile.name, before=as_of)
+snap = page.shared(movers.previous_snapshot, profile_name=profile.name, before=as_of)
 if snap is None:
     st.info(f"No snapshot of the profile {plain(profile.name)} before {as_of:%Y-%m-%d} yet, so "
             "there is nothing to compare with.", icon=":material/history:")
     st.stop()
-snap = movers.in_view(snap, v.selected)
+snap = movers.in_view(snap, v.selected, v.keep)
 now_old = None
 if snap.version != (profile.version or 0):
     try:
@@ -157,7 +158,8 @@ if snap.version != (profile.version or 0):
         st.warning(f"The snapshot's profile {plain(snap.ref)} cannot be loaded ({plain(exc)}), so "
                    "changes are not split into customer and profile.", icon=":material/warning:")
 st.markdown(f"**Band then ({snap.as_of:%Y-%m-%d}) and now ({as_of:%Y-%m-%d})**, accounts")
-st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"]), width="stretch")
+st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"], then_pos=snap.pos, now_pos=v.pos),
+             width="stretch")
 drops = movers.biggest_drops(movers.movers(v.rows, snap, now_old=now_old))
 st.markdown("**Biggest drops in health**")
 if drops.empty:

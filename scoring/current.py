@@ -118,10 +118,12 @@ class Book:
         return cat.loc[chosen, "value_action"].to_numpy(dtype=bool)
 
     def visible(self, scope: Scope) -> pd.DataFrame:
-        """The score rows the viewer may see (a copy)."""
+        """The score rows the viewer may see: a new frame, changed by the caller at no risk to the
+        book (pandas' copy-on-write copies a column when it is first written), and no deep copy
+        of the whole book on every rerun."""
         if scope.owners is None:
-            return self.scores.copy()
-        return self.scores[self.scores["csm_owner"].isin(scope.owners)].copy()
+            return self.scores.copy(deep=False)
+        return self.scores[self.scores["csm_owner"].isin(scope.owners)]
 
 
 def score_inputs(inputs: pd.DataFrame, profile: Profile) -> tuple[Normalised, pd.DataFrame]:

@@ -52,6 +52,61 @@ def band_history(ds: DataStore, *, scope: Scope, profile_name: str, as_of: dt.da
         GROUP BY ALL ORDER BY s.as_of, s.band""", [profile_name, as_of, profile_name, *params, *fparams])
 
 
+@dataclass(frozen=True)
+class AccountHistory:
+    """What ``band_history`` counts, per snapshot row: its date (an index into ``dates``, which
+    holds as_of and profile_version of each picked snapshot date in date order), the account's
+    position among ``portfolio.account_attributes``' rows (same scope, same order), its band code
+    (``BANDS`` order) and ARR (missing: 0). Read-only arrays, shared by every rerun."""
+
+    dates: pd.DataFrame
+    date: np.ndarray
+    pos: np.ndarray
+    band: np.ndarray
+    arr: np.ndarray
+
+
+def band_history_by_account(ds: DataStore, *, scope: Scope, profile_name: str,
+                            as_of: dt.date) -> AccountHistory:
+    """``band_history``'s snapshot rows before any filter, once per data version and scope, so
+    that a filter change counts rows in memory (``band_history_of``) instead of querying every
+    snapshot again."""
+    where, params = scope.account_filter("a.account_id")
+    df = ds.df(f"""{_PICK},
+        acc AS (SELECT a.account_id, row_number() OVER (ORDER BY a.account_id) - 1 AS pos
+                FROM accounts a WHERE {where})
+        SELECT s.as_of, s.profile_version, acc.pos, s.band, coalesce(s.arr, 0) AS arr
+        FROM score_snapshots s JOIN pick p USING (as_of, profile_version)
+        JOIN acc ON acc.account_id = s.account_id
+        WHERE s.profile = ?
+        ORDER BY s.as_of, acc.pos""", [profile_name, as_of, *params, profile_name])
+    dates = df[["as_of", "profile_version"]].drop_duplicates().reset_index(drop=True)
+    date = np.searchsorted(dates["as_of"].to_numpy(), df["as_of"].to_numpy())
+    band = band_codes(df["band"])
+    ok = band >= 0  # the schema allows only BANDS; anything else is left out, not miscounted
+    out = AccountHistory(dates, date[ok].astype(np.int32), df["pos"].to_numpy(dtype=np.int64)[ok],
+                         band[ok], df["arr"].to_numpy(dtype=np.float64)[ok])
+    for a in (out.date, out.pos, out.band, out.arr):
+        a.flags.writeable = False
+    return out
+
+
+def band_history_of(h: AccountHistory, keep: np.ndarray | None = None) -> pd.DataFrame:
+    """``band_history`` of the accounts at the positions ``keep`` marks (a mask over
+    ``account_attributes``' rows, as ``Filters.mask`` gives; None: all): the same rows and columns,
+    the accounts counted and their ARR summed per date and band."""
+    sel = slice(None) if keep is None else np.asarray(keep, dtype=bool)[h.pos]
+    k = len(BANDS)
+    key = h.date[sel].astype(np.int64) * k + h.band[sel]
+    size = len(h.dates) * k
+    accounts = np.bincount(key, minlength=size)
+    arr = np.bincount(key, weights=h.arr[sel], minlength=size)
+    d, b = np.divmod(np.flatnonzero(accounts), k)
+    out = h.dates.iloc[d].reset_index(drop=True)
+    return out.assign(band=np.asarray(BANDS, dtype=object)[b], accounts=accounts[accounts > 0],
+                      arr=arr[accounts > 0])
+
+
 def band_mix(history: pd.DataFrame) -> pd.DataFrame:
     """``band_history`` with every band on every date (0 when none) and each band's share of
     the date's accounts."""
@@ -82,6 +137,7 @@ class Snapshot:
     profile: str
     version: int
     rows: pd.DataFrame  # index account_id: health_score, band, arr
+    pos: np.ndarray | None = None  # each row's position among account_attributes' rows (-1: none)
 
     @property
     def ref(self) -> str:
@@ -89,8 +145,15 @@ class Snapshot:
         return self.profile if self.version == 0 else f"{self.profile}@{self.version}"
 
 
-def in_view(snap: Snapshot, selected: pd.Index) -> Snapshot:
-    """The snapshot's rows of the ``selected`` accounts (the page's filters)."""
+def in_view(snap: Snapshot, selected: pd.Index, keep: np.ndarray | None = None) -> Snapshot:
+    """The snapshot's rows of the ``selected`` accounts (the page's filters). With ``keep`` (the
+    filters' mask over ``account_attributes``' rows, of which ``selected`` are the ids) and the
+    snapshot's ``pos``, by mask, with no lookup of account ids."""
+    if keep is not None and snap.pos is not None:
+        mine = (snap.pos >= 0) & np.asarray(keep, dtype=bool)[np.maximum(snap.pos, 0)]
+        pos = snap.pos[mine]
+        pos.flags.writeable = False
+        return Snapshot(snap.as_of, snap.profile, snap.version, snap.rows[mine], pos)
     return Snapshot(snap.as_of, snap.profile, snap.version, snap.rows[member(snap.rows.index, selected)])
 
 
@@ -103,11 +166,17 @@ def previous_snapshot(ds: DataStore, *, scope: Scope, profile_name: str,
     if not last:
         return None
     when, version = last[0]
-    rows = ds.df(f"""SELECT s.account_id, s.health_score, s.band, s.arr FROM score_snapshots s
+    where_a, params_a = scope.account_filter("a.account_id")
+    rows = ds.df(f"""WITH acc AS (SELECT a.account_id, row_number() OVER (ORDER BY a.account_id) - 1 AS pos
+                                  FROM accounts a WHERE {where_a})
+                     SELECT s.account_id, s.health_score, s.band, s.arr, coalesce(acc.pos, -1) AS pos
+                     FROM score_snapshots s LEFT JOIN acc ON acc.account_id = s.account_id
                      WHERE s.as_of = ? AND s.profile = ? AND s.profile_version = ? AND {where}
-                     ORDER BY s.account_id""", [when, profile_name, version, *params])
+                     ORDER BY s.account_id""", [*params_a, when, profile_name, version, *params])
     rows.index = pd.Index(rows.pop("account_id").to_numpy(dtype=object), name="account_id")
-    return Snapshot(when, profile_name, int(version), rows)
+    pos = rows.pop("pos").to_numpy(dtype=np.int64)
+    pos.flags.writeable = False
+    return Snapshot(when, profile_name, int(version), rows, pos)
 
 
 def _codes(bands: pd.Series, missing: int) -> np.ndarray:
@@ -115,15 +184,27 @@ def _codes(bands: pd.Series, missing: int) -> np.ndarray:
     return np.where(codes < 0, missing, codes)
 
 
-def band_matrix(then: pd.Series, now: pd.Series) -> pd.DataFrame:
+def band_matrix(then: pd.Series, now: pd.Series, *, then_pos: np.ndarray | None = None,
+                now_pos: np.ndarray | None = None) -> pd.DataFrame:
     """Accounts by band then (rows) and band now (columns); accounts in one only get
-    ``NOT_IN_SNAPSHOT`` / ``LEFT_BOOK``. Both Series are bands indexed by account_id."""
+    ``NOT_IN_SNAPSHOT`` / ``LEFT_BOOK``. Both Series are bands indexed by account_id. With each
+    one's positions among ``account_attributes``' rows (``Snapshot.pos`` after ``in_view``,
+    ``View.pos``), accounts are matched by position, with no lookup of account ids."""
     k = len(BANDS) + 1  # the last row / column: not in the snapshot / not active now
     t = _codes(then, k - 1)
-    n_of_then = pd.Series(_codes(now, k - 1), index=now.index).reindex(then.index)
-    n = n_of_then.fillna(k - 1).to_numpy(dtype=np.int64)
+    if then_pos is not None and now_pos is not None and (then_pos >= 0).all() and (now_pos >= 0).all():
+        size = int(max(then_pos.max(initial=-1), now_pos.max(initial=-1))) + 1
+        now_code = np.full(size, k - 1, dtype=np.int64)
+        now_code[now_pos] = _codes(now, k - 1)
+        in_then = np.zeros(size, dtype=bool)
+        in_then[then_pos] = True
+        n = now_code[then_pos]
+        only_now = _codes(now, k - 1)[~in_then[now_pos]]
+    else:
+        n_of_then = pd.Series(_codes(now, k - 1), index=now.index).reindex(then.index)
+        n = n_of_then.fillna(k - 1).to_numpy(dtype=np.int64)
+        only_now = _codes(now[~member(now.index, then.index)], k - 1)
     counts = np.bincount(t * k + n, minlength=k * k).reshape(k, k)
-    only_now = _codes(now[~member(now.index, then.index)], k - 1)
     counts[k - 1] += np.bincount(only_now, minlength=k)
     return pd.DataFrame(counts, index=pd.Index([*BANDS, NOT_IN_SNAPSHOT], name="band then"),
                         columns=pd.Index([*BANDS, LEFT_BOOK], name="band now"))

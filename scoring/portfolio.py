@@ -109,6 +109,11 @@ def filter_options(attrs: pd.DataFrame) -> dict[str, list[str]]:
             for f, col in FILTER_COLUMNS.items()}
 
 
+def filter_choices(ds: DataStore, *, scope: Scope) -> dict[str, list[str]]:
+    """``filter_options`` of ``account_attributes`` (a query function, so a page caches it)."""
+    return filter_options(account_attributes(ds, scope=scope))
+
+
 # ---------------------------------------------------------------- the view of the book
 
 
@@ -126,18 +131,34 @@ class View:
     unpredicted: int  # accounts the model gave no churn risk (their ARR at risk counts 0)
     risk_note: str = ""  # what the model stood on (its ``describe()``), when there is one
     keep: np.ndarray | None = None  # the filters' mask over the attributes rows (``selected``'s rows)
+    pos: np.ndarray | None = None  # each of ``rows``' positions among the attributes rows, when known
 
 
 def view(book_rows: pd.DataFrame, attrs: pd.DataFrame, filters: Filters, *, as_of: dt.date,
-         model: Any = None) -> View:
-    """Select the filtered rows of ``book_rows`` (from ``Book.visible``; not modified)."""
+         model: Any = None, positions: np.ndarray | None = None) -> View:
+    """Select the filtered rows of ``book_rows`` (from ``Book.visible``; not modified).
+    ``positions``: each book row's position among ``attrs``' rows (``positions``), when the caller
+    keeps it; the filter is then a mask, with no lookup of account ids (about 40 ms at 100,000)."""
     keep = filters.mask(attrs, as_of=as_of)
     chosen = attrs.index[keep]
     cols = [c for c in VIEW_COLUMNS if c in book_rows.columns]  # copy only what views read
-    rows = (book_rows[cols] if keep.all() else book_rows.loc[member(book_rows.index, chosen), cols]).copy()
+    if positions is not None:
+        if len(positions) != len(book_rows):
+            raise ValueError(f"positions has {len(positions)} rows for a book of {len(book_rows)}")
+        mine = keep[positions]
+        rows = book_rows[cols] if mine.all() else book_rows.loc[mine, cols]
+        pos = positions[mine]
+        pos.flags.writeable = False
+        renewal = pd.Series(attrs["renewal_date"].to_numpy()[pos])
+    else:
+        pos = None
+        rows = book_rows[cols] if keep.all() else book_rows.loc[member(book_rows.index, chosen), cols]
     # Arrow-backed string indexes convert to objects on every alignment; convert once.
     rows.index = pd.Index(rows.index.to_numpy(dtype=object), name="account_id")
-    renewal = attrs["renewal_date"].reindex(rows.index)
+    if positions is not None:
+        renewal.index = rows.index
+    else:
+        renewal = attrs["renewal_date"].reindex(rows.index)
     rows["renewal_date"] = renewal
     rows["days_to_renewal"] = (renewal - pd.Timestamp(as_of)).dt.days
     arr = rows["arr"].to_numpy(dtype=float)
@@ -146,10 +167,21 @@ def view(book_rows: pd.DataFrame, attrs: pd.DataFrame, filters: Filters, *, as_o
         rows["churn_risk"] = risk
         rows["arr_at_risk"] = np.where(np.isfinite(risk), arr * risk, 0.0)
         note = model.describe() if hasattr(model, "describe") else ""
-        return View(rows, chosen, "expected", int((~np.isfinite(risk)).sum()), note, keep)
+        return View(rows, chosen, "expected", int((~np.isfinite(risk)).sum()), note, keep, pos)
     rows["churn_risk"] = np.nan
     rows["arr_at_risk"] = np.where((rows["band"] == "at_risk").to_numpy(), arr, 0.0)
-    return View(rows, chosen, "band", 0, keep=keep)
+    return View(rows, chosen, "band", 0, keep=keep, pos=pos)
+
+
+def positions(attrs: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's position among ``attrs``' rows (``account_attributes``), read-only: a page
+    keeps it per data version and book, and ``view`` then filters by mask. Every row must be
+    among the attributes (the book's accounts are the accounts file's)."""
+    pos = pd.Index(attrs.index.to_numpy(dtype=object)).get_indexer(rows.index.to_numpy(dtype=object))
+    if (pos < 0).any():
+        raise ValueError(f"{int((pos < 0).sum())} row(s) are not among the accounts' attributes")
+    pos.flags.writeable = False
+    return pos
 
 
 def member(index: pd.Index, ids: pd.Index) -> np.ndarray:
@@ -419,8 +451,8 @@ class Activation:
 def activation_by_account(ds: DataStore, *, scope: Scope, as_of: dt.date, value_types: tuple[str, ...]
                           ) -> pd.DataFrame:
     """Per account on file in ``scope`` (index ``account_id``, in account order, as
-    ``account_attributes`` lists them): its users (``(account_id, user_id)`` pairs with a non-empty user_id, first seen = their first
-    event ever, events before ``as_of`` only) counted as ``judged`` (first seen 30 to 90 days
+    ``account_attributes`` lists them): its users (``(account_id, user_id)`` pairs with a
+    non-empty user_id, first seen = their first event ever, events before ``as_of`` only) counted as ``judged`` (first seen 30 to 90 days
     before ``as_of``), ``activated`` (of those, a value action within 30 days of first being seen),
     ``in_progress`` (first seen in the last 30 days), ``in_progress_activated``, and ``users``.
 

@@ -348,6 +348,22 @@ def test_history_takes_the_snapshot_made_first_and_marks_version_changes(tmp_pat
     assert filtered["accounts"].sum() == 3  # R5 on three dates
     assert mv.previous_snapshot(ds, scope=EVERYONE, profile_name="p", before=d1) is None
     assert mv.band_mix(mv.band_history(ds, scope=EVERYONE, profile_name="other", as_of=T)).empty
+    # The page's path: rows per account once, then a filter's mask; the same mix as the SQL's.
+    for scope, filters in ((EVERYONE, pf.Filters()), (CSM0, pf.Filters()),
+                           (EVERYONE, pf.Filters(csm=("csm1@example.com",)))):
+        attrs = pf.account_attributes(ds, scope=scope)
+        h = mv.band_history_by_account(ds, scope=scope, profile_name="p", as_of=T)
+        assert_same_mix(mv.band_history_of(h, filters.mask(attrs, as_of=T)),
+                        mv.band_history(ds, scope=scope, profile_name="p", as_of=T, filters=filters))
+    none = mv.band_history_by_account(ds, scope=EVERYONE, profile_name="other", as_of=T)
+    assert mv.band_mix(mv.band_history_of(none)).empty
+
+
+def assert_same_mix(mine: pd.DataFrame, sql: pd.DataFrame) -> None:
+    """Two band histories give the same band mix (ARR sums to rounding: another summing order)."""
+    a, b = mv.band_mix(mine), mv.band_mix(sql)
+    pd.testing.assert_frame_equal(a.drop(columns="arr"), b.drop(columns="arr"), check_dtype=False)
+    np.testing.assert_allclose(a["arr"].to_numpy(float), b["arr"].to_numpy(float), rtol=1e-9)
 
 
 def test_movers_table_on_the_demo(demo, demo_book):
@@ -367,6 +383,23 @@ def test_movers_table_on_the_demo(demo, demo_book):
     assert list(drops["change"]) == sorted(drops["change"])
     m = mv.band_matrix(snap.rows["band"], v.rows["band"])
     assert m.to_numpy().sum() == len(v.rows.index.union(snap.rows.index))
+    # The page's path, by positions among the attributes' rows, gives the same, filtered or not.
+    pos = pf.positions(attrs, book.visible(EVERYONE))
+    assert not pos.flags.writeable and (attrs.index[pos] == book.visible(EVERYONE).index).all()
+    segment = attrs["segment"].mode().iloc[0]
+    for filters in (pf.Filters(), pf.Filters(segment=(segment,)), pf.Filters(segment=(segment,), renewal_within=120)):
+        by_id = pf.view(book.visible(EVERYONE), attrs, filters, as_of=book.as_of)
+        by_pos = pf.view(book.visible(EVERYONE), attrs, filters, as_of=book.as_of, positions=pos)
+        pd.testing.assert_frame_equal(by_pos.rows, by_id.rows)
+        assert (attrs.index[by_pos.pos] == by_pos.rows.index).all()
+        s_id, s_pos = mv.in_view(snap, by_id.selected), mv.in_view(snap, by_pos.selected, by_pos.keep)
+        pd.testing.assert_frame_equal(s_pos.rows, s_id.rows)
+        assert 0 < len(s_pos.rows) and (attrs.index[s_pos.pos] == s_pos.rows.index).all()
+        pd.testing.assert_frame_equal(
+            mv.band_matrix(s_pos.rows["band"], by_pos.rows["band"], then_pos=s_pos.pos, now_pos=by_pos.pos),
+            mv.band_matrix(s_id.rows["band"], by_id.rows["band"]))
+    with pytest.raises(ValueError, match="positions has"):
+        pf.view(book.visible(EVERYONE), attrs, pf.Filters(), as_of=book.as_of, positions=pos[:-1])
 
 
 # ---------------------------------------------------------------- scope everywhere
@@ -400,6 +433,13 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
     # The page's path: per-account rows once, the filter's mask over the attributes' rows.
     v_same = pf.view(book.visible(EVERYONE), pf.account_attributes(ds, scope=EVERYONE), same, as_of=book.as_of)
     assert 0 < v_same.keep.sum() < len(v_same.keep)
+    by_account = mv.band_history_by_account(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of)
+    assert_same_mix(mv.band_history_of(by_account, v_same.keep), hist)
+    renewing = pf.Filters(segment=(attrs["segment"].mode().iloc[0],), renewal_within=90)
+    assert_same_mix(mv.band_history_of(by_account, renewing.mask(pf.account_attributes(ds, scope=EVERYONE),
+                                                                 as_of=book.as_of)),
+                    mv.band_history(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of,
+                                    filters=renewing))
     assert pf.retention_of(pf.retention_by_account(ds, scope=EVERYONE, as_of=book.as_of), book.as_of,
                            v_same.keep) == pf.retention(ds, scope=mine, as_of=book.as_of)
     assert pf.activation_of(pf.activation_by_account(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt), vt,
