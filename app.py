@@ -128,8 +128,8 @@ st.plotly_chart(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart
 st.caption("Active accounts by days from the as-of date to renewal_date (0-30 includes the as-of date).")
 
 st.subheader("Band mix over time", divider="gray")
-mix = movers.band_mix(movers.band_history_of(  # per account once; a filter counts in memory
-    page.shared(movers.band_history_by_account, profile_name=profile.name, as_of=as_of), chosen))
+mix = movers.band_mix_of(  # snapshot rows per account once; a filter counts them in memory
+    page.shared(movers.band_history_by_account, profile_name=profile.name, as_of=as_of), chosen)
 if mix.empty:
     st.info(f"No score snapshots of the profile {plain(profile.name)} yet. `python -m scoring "
             "snapshot` stores one; each import backfills weekly history.", icon=":material/history:")
@@ -160,7 +160,7 @@ if snap.version != (profile.version or 0):
 st.markdown(f"**Band then ({snap.as_of:%Y-%m-%d}) and now ({as_of:%Y-%m-%d})**, accounts")
 st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"], then_pos=snap.pos, now_pos=v.pos),
              width="stretch")
-drops = movers.biggest_drops(movers.movers(v.rows, snap, now_old=now_old))
+drops = movers.biggest_drops(movers.movers(v.rows, snap, now_old=now_old, now_pos=v.pos))
 st.markdown("**Biggest drops in health**")
 if drops.empty:
     st.info("No account's health fell since the last snapshot.", icon=":material/check:")

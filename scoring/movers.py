@@ -54,23 +54,23 @@ def band_history(ds: DataStore, *, scope: Scope, profile_name: str, as_of: dt.da
 
 @dataclass(frozen=True)
 class AccountHistory:
-    """What ``band_history`` counts, per snapshot row: its date (an index into ``dates``, which
-    holds as_of and profile_version of each picked snapshot date in date order), the account's
-    position among ``portfolio.account_attributes``' rows (same scope, same order), its band code
-    (``BANDS`` order) and ARR (missing: 0). Read-only arrays, shared by every rerun."""
+    """What ``band_history`` counts, per snapshot row: its date and band as one ``key`` (date x
+    len(BANDS) + band code; the date an index into ``dates``, which holds as_of and
+    profile_version of each picked snapshot date in date order), the account's position among
+    ``portfolio.account_attributes``' rows (same scope, same order) and its ARR (missing: 0).
+    Read-only arrays, shared by every rerun."""
 
     dates: pd.DataFrame
-    date: np.ndarray
+    key: np.ndarray
     pos: np.ndarray
-    band: np.ndarray
     arr: np.ndarray
 
 
 def band_history_by_account(ds: DataStore, *, scope: Scope, profile_name: str,
                             as_of: dt.date) -> AccountHistory:
     """``band_history``'s snapshot rows before any filter, once per data version and scope, so
-    that a filter change counts rows in memory (``band_history_of``) instead of querying every
-    snapshot again."""
+    that a filter change counts rows in memory (``band_history_of``, ``band_mix_of``) instead of
+    querying every snapshot again."""
     where, params = scope.account_filter("a.account_id")
     df = ds.df(f"""{_PICK},
         acc AS (SELECT a.account_id, row_number() OVER (ORDER BY a.account_id) - 1 AS pos
@@ -84,27 +84,45 @@ def band_history_by_account(ds: DataStore, *, scope: Scope, profile_name: str,
     date = np.searchsorted(dates["as_of"].to_numpy(), df["as_of"].to_numpy())
     band = band_codes(df["band"])
     ok = band >= 0  # the schema allows only BANDS; anything else is left out, not miscounted
-    out = AccountHistory(dates, date[ok].astype(np.int32), df["pos"].to_numpy(dtype=np.int64)[ok],
-                         band[ok], df["arr"].to_numpy(dtype=np.float64)[ok])
-    for a in (out.date, out.pos, out.band, out.arr):
-        a.flags.writeable = False
+    out = AccountHistory(dates, (date * len(BANDS) + band)[ok].astype(np.int64),
+                         df["pos"].to_numpy(dtype=np.int64)[ok], df["arr"].to_numpy(dtype=np.float64)[ok])
+    for x in (out.key, out.pos, out.arr):
+        x.flags.writeable = False
     return out
+
+
+def _counted(h: AccountHistory, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Accounts and ARR per (date, band), shape (dates, BANDS), of the rows ``keep`` marks."""
+    key, arr = h.key, h.arr
+    if keep is not None:
+        rows = np.flatnonzero(np.asarray(keep, dtype=bool)[h.pos])  # faster than a boolean compress
+        key, arr = key[rows], arr[rows]
+    size, k = len(h.dates) * len(BANDS), len(BANDS)
+    return (np.bincount(key, minlength=size).reshape(-1, k),
+            np.bincount(key, weights=arr, minlength=size).reshape(-1, k))
 
 
 def band_history_of(h: AccountHistory, keep: np.ndarray | None = None) -> pd.DataFrame:
     """``band_history`` of the accounts at the positions ``keep`` marks (a mask over
     ``account_attributes``' rows, as ``Filters.mask`` gives; None: all): the same rows and columns,
     the accounts counted and their ARR summed per date and band."""
-    sel = slice(None) if keep is None else np.asarray(keep, dtype=bool)[h.pos]
-    k = len(BANDS)
-    key = h.date[sel].astype(np.int64) * k + h.band[sel]
-    size = len(h.dates) * k
-    accounts = np.bincount(key, minlength=size)
-    arr = np.bincount(key, weights=h.arr[sel], minlength=size)
-    d, b = np.divmod(np.flatnonzero(accounts), k)
+    accounts, arr = _counted(h, keep)
+    d, b = np.nonzero(accounts)
     out = h.dates.iloc[d].reset_index(drop=True)
-    return out.assign(band=np.asarray(BANDS, dtype=object)[b], accounts=accounts[accounts > 0],
-                      arr=arr[accounts > 0])
+    return out.assign(band=np.asarray(BANDS, dtype=object)[b], accounts=accounts[d, b], arr=arr[d, b])
+
+
+def band_mix_of(h: AccountHistory, keep: np.ndarray | None = None) -> pd.DataFrame:
+    """``band_mix(band_history_of(h, keep))``, built from the counts directly (a filter change
+    on Portfolio draws it)."""
+    accounts, arr = _counted(h, keep)
+    total = accounts.sum(axis=1)
+    dates = np.flatnonzero(total > 0)
+    k = len(BANDS)
+    out = h.dates.iloc[np.repeat(dates, k)].reset_index(drop=True)
+    counts = accounts[dates].ravel()
+    return out.assign(band=pd.array(list(BANDS) * len(dates), dtype="str"), accounts=counts,
+                      arr=arr[dates].ravel(), share=counts / np.repeat(total[dates], k))
 
 
 def band_mix(history: pd.DataFrame) -> pd.DataFrame:
@@ -231,12 +249,24 @@ def split_change(then_old: pd.Series, now_new: pd.Series,
                         index=both.index)
 
 
-def movers(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None) -> pd.DataFrame:
+def movers(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None,
+           now_pos: np.ndarray | None = None) -> pd.DataFrame:
     """Accounts in both the snapshot and ``now`` (the book's rows in view): name, CSM, ARR, band
-    and health then and now, and the split change; largest drop first."""
+    and health then and now, and the split change; largest drop first. With ``now_pos``
+    (``View.pos``) and the snapshot's ``pos``, rows are matched by position, not by account id."""
     then = snap.rows[["band", "health_score"]].rename(columns={"band": "band_then",
                                                                "health_score": "health_then"})
-    out = now[["name", "csm_owner", "arr", "band", "health_score"]].join(then, how="inner")
+    cols_now = ["name", "csm_owner", "arr", "band", "health_score"]
+    if now_pos is not None and snap.pos is not None and (snap.pos >= 0).all():
+        row_of = np.full(int(max(snap.pos.max(initial=-1), now_pos.max(initial=-1))) + 1, -1, dtype=np.int64)
+        row_of[snap.pos] = np.arange(len(snap.pos))
+        match = row_of[now_pos]
+        both = np.flatnonzero(match >= 0)  # in now's order, as an inner join keeps it
+        out = now[cols_now].iloc[both]
+        for col in then.columns:
+            out[col] = then[col].to_numpy()[match[both]]
+    else:
+        out = now[cols_now].join(then, how="inner")
     out = out.rename(columns={"band": "band_now", "health_score": "health_now"})
     parts = split_change(out["health_then"], out["health_now"],
                          None if now_old is None else now_old.reindex(out.index))

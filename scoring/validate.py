@@ -334,20 +334,31 @@ def rate_row(nb: int, kb: int, base: float | None, enough: bool, k: int) -> dict
 
 
 def _capacity(o: _Obs, capacity: int | None, enough: bool, k: int) -> dict:
-    """Per date, the ``N`` lowest-scored accounts not in band new (ties: account order); summed."""
+    """Per date, the ``N`` lowest-scored accounts not in band new (ties: account order); summed.
+
+    Counted without gathering the chosen rows: the N-th lowest score ``cut`` by one partition,
+    then everything below it and the first of the ties at it (few) in account order."""
     size = caught = start = 0
     churned = o.known.churned
     for n_d in o.known.sizes:
         s, c, y = o.score[start:start + n_d], o.codes[start:start + n_d], churned[start:start + n_d]
         start += n_d
         want = capacity if capacity is not None else math.ceil(CAPACITY_SHARE * n_d)
-        rows = np.flatnonzero(np.isfinite(s) & (c != NEW))
-        if want < len(rows):  # every score below the N-th, then the ties at it in account order
-            cut = np.partition(s[rows], want - 1)[want - 1]
-            below, tied = rows[s[rows] < cut], rows[s[rows] == cut]
-            rows = np.concatenate((below, tied[:want - len(below)]))
-        size += len(rows)
-        caught += int(np.count_nonzero(y[rows]))
+        eligible = np.isfinite(s) & (c != NEW)
+        n_eligible = int(np.count_nonzero(eligible))
+        if want >= n_eligible:  # the whole date fits
+            size += n_eligible
+            caught += int(np.count_nonzero(y & eligible))
+            continue
+        if n_eligible == n_d:
+            cut = np.partition(s, want - 1)[want - 1]
+            below = s < cut
+        else:
+            cut = np.partition(s[eligible], want - 1)[want - 1]
+            below = (s < cut) & eligible
+        tied = np.flatnonzero((s == cut) & eligible)[:want - int(np.count_nonzero(below))]
+        size += want
+        caught += int(np.count_nonzero(y & below)) + int(np.count_nonzero(y[tied]))
     out = {"size": size, "churned": caught, "precision": ratio(caught, size) if enough else None,
            "recall": ratio(caught, k) if enough else None}
     if not enough:

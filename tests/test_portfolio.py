@@ -353,15 +353,20 @@ def test_history_takes_the_snapshot_made_first_and_marks_version_changes(tmp_pat
                            (EVERYONE, pf.Filters(csm=("csm1@example.com",)))):
         attrs = pf.account_attributes(ds, scope=scope)
         h = mv.band_history_by_account(ds, scope=scope, profile_name="p", as_of=T)
-        assert_same_mix(mv.band_history_of(h, filters.mask(attrs, as_of=T)),
-                        mv.band_history(ds, scope=scope, profile_name="p", as_of=T, filters=filters))
+        keep = filters.mask(attrs, as_of=T)
+        assert_same_mix(mv.band_history_of(h, keep),
+                        mv.band_history(ds, scope=scope, profile_name="p", as_of=T, filters=filters),
+                        mv.band_mix_of(h, keep))
     none = mv.band_history_by_account(ds, scope=EVERYONE, profile_name="other", as_of=T)
-    assert mv.band_mix(mv.band_history_of(none)).empty
+    assert mv.band_mix(mv.band_history_of(none)).empty and mv.band_mix_of(none).empty
 
 
-def assert_same_mix(mine: pd.DataFrame, sql: pd.DataFrame) -> None:
-    """Two band histories give the same band mix (ARR sums to rounding: another summing order)."""
+def assert_same_mix(mine: pd.DataFrame, sql: pd.DataFrame, direct: pd.DataFrame | None = None) -> None:
+    """Two band histories give the same band mix (ARR sums to rounding: another summing order),
+    and so does ``direct`` (``band_mix_of``), when given."""
     a, b = mv.band_mix(mine), mv.band_mix(sql)
+    if direct is not None:
+        pd.testing.assert_frame_equal(direct, a)
     pd.testing.assert_frame_equal(a.drop(columns="arr"), b.drop(columns="arr"), check_dtype=False)
     np.testing.assert_allclose(a["arr"].to_numpy(float), b["arr"].to_numpy(float), rtol=1e-9)
 
@@ -398,6 +403,8 @@ def test_movers_table_on_the_demo(demo, demo_book):
         pd.testing.assert_frame_equal(
             mv.band_matrix(s_pos.rows["band"], by_pos.rows["band"], then_pos=s_pos.pos, now_pos=by_pos.pos),
             mv.band_matrix(s_id.rows["band"], by_id.rows["band"]))
+        pd.testing.assert_frame_equal(mv.movers(by_pos.rows, s_pos, now_pos=by_pos.pos),
+                                      mv.movers(by_id.rows, s_id))
     with pytest.raises(ValueError, match="positions has"):
         pf.view(book.visible(EVERYONE), attrs, pf.Filters(), as_of=book.as_of, positions=pos[:-1])
 
@@ -434,7 +441,7 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
     v_same = pf.view(book.visible(EVERYONE), pf.account_attributes(ds, scope=EVERYONE), same, as_of=book.as_of)
     assert 0 < v_same.keep.sum() < len(v_same.keep)
     by_account = mv.band_history_by_account(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of)
-    assert_same_mix(mv.band_history_of(by_account, v_same.keep), hist)
+    assert_same_mix(mv.band_history_of(by_account, v_same.keep), hist, mv.band_mix_of(by_account, v_same.keep))
     renewing = pf.Filters(segment=(attrs["segment"].mode().iloc[0],), renewal_within=90)
     assert_same_mix(mv.band_history_of(by_account, renewing.mask(pf.account_attributes(ds, scope=EVERYONE),
                                                                  as_of=book.as_of)),
