@@ -294,6 +294,17 @@ def test_slider_move_rescores_the_book_as_score_book_does(env):
     assert changed["account"].str.startswith("Account?account=").all()
     assert changed["arr"].is_monotonic_decreasing
     assert (changed["saved_band"] != changed["proposed_band"]).all()
+    # each row is its account's: name, CSM, ARR and bands and health saved and proposed
+    from urllib.parse import unquote, urlsplit
+    scored = score_book(book.inputs, normalise(book.inputs, proposed), proposed)
+    for _, row in changed.iterrows():
+        link = urlsplit(row["account"])
+        aid = unquote(link.query.removeprefix("account="))
+        assert unquote(link.fragment) == book.inputs.loc[aid, "name"]
+        assert row["csm_owner"] == book.inputs.loc[aid, "csm_owner"] and row["arr"] == book.inputs.loc[aid, "arr"]
+        assert row["saved_band"] == book.scores.loc[aid, "band"] and row["proposed_band"] == scored.loc[aid, "band"]
+        assert row["saved_health"] == pytest.approx(book.scores.loc[aid, "health_score"])
+        assert row["proposed_health"] == pytest.approx(scored.loc[aid, "health_score"])
 
 
 def test_proposed_auc_is_validates_and_the_proposal_saves_and_publishes(env):
