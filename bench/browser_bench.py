@@ -23,9 +23,10 @@ How it measures, and why:
   from before the rerun. A page load runs from the navigation's start (``page.goto``; the
   document's ``performance.timeOrigin``) to that same frame.
 - **Page load** per page, *cold* (the first browser to open that page on this server: the first
-  page, Portfolio, scores the book; later pages share what it cached, as on a real server) and
-  *warm* (``--loads`` more new visitors, median). Each load is a new browser context: no cookies,
-  no cached script bundle.
+  page, Portfolio, scores the book; later pages share what it cached, as on a real server),
+  *warm* (``--loads`` more new visitors, median; each a new browser context: no cookies, no cached
+  script bundle) and *returning* (one more context opens the page, then ``--loads`` times again:
+  a new document and Streamlit session each time, the app's bundle from the HTTP cache).
 - **Slider move** on Tune weights: ``--moves`` key presses on the focused thumb of the weight
   sliders in turn (arrows: 0.5, Page Up/Down: 10), each giving a weight vector not seen before
   (nothing cached for it).
@@ -185,6 +186,7 @@ class Tab:
 @dataclass
 class Figures:
     loads: dict[str, tuple[float, list[float]]] = field(default_factory=dict)  # page: cold s, warm s
+    returning: dict[str, list[float]] = field(default_factory=dict)  # page: reloads in one context, s
     slider_ms: list[float] = field(default_factory=list)
     filter_ms: list[float] = field(default_factory=list)
     slider_wall_ms: list[float] = field(default_factory=list)
@@ -208,7 +210,29 @@ async def page_loads(browser, base: str, pages: list[tuple[str, str]], warm: int
             finally:
                 await tab.close()
         fig.loads[label] = (times[0], times[1:])
-        print(f"  {label:<16} cold {times[0]:6.2f} s, warm {_fmt([t for t in times[1:]])} s", flush=True)
+        again = await returning_loads(browser, base, path, warm, label, fig) if warm else []
+        fig.returning[label] = again
+        print(f"  {label:<16} cold {times[0]:6.2f} s, warm {_fmt(times[1:])} s, returning {_fmt(again)} s",
+              flush=True)
+
+
+async def returning_loads(browser, base: str, path: str, count: int, label: str, fig: Figures) -> list[float]:
+    """A returning visitor: one browser context opens the page once, then ``count`` more times
+    (each a new document, websocket and Streamlit session, as a reload or a bookmark is); the
+    app's script bundle then comes from the browser's HTTP cache, as it does for people who use
+    the app every day."""
+    tab = await Tab.open(browser, base)
+    try:
+        await tab.load(path)
+        times = []
+        for _ in range(count):
+            seconds, _ = await tab.load(path)
+            if problem := await tab.problem():
+                fig.problems.append(f"returning load {label}: {problem}")
+            times.append(seconds)
+        return times
+    finally:
+        await tab.close()
 
 
 def _fmt(values: list[float]) -> str:
@@ -353,7 +377,8 @@ async def measure(base: str, pages: list[tuple[str, str]], args: argparse.Namesp
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            phases = [("page loads (cold: the first browser on the page; warm: new visitors after it)",
+            phases = [("page loads (cold: the first browser on the page; warm: new visitors after it; "
+                       "returning: the same visitor again, the app's bundle cached)",
                        page_loads(browser, base, pages, args.loads, fig)),
                       (f"slider moves on Tune weights ({args.moves})",
                        slider_moves(browser, base, args.moves, rng, fig)),
@@ -386,10 +411,13 @@ def report(args: argparse.Namespace, fig: Figures, loads: tuple[float, float]) -
              f"{os.cpu_count()} cores, Streamlit {version('streamlit')}, DuckDB {version('duckdb')}, "
              f"Python {platform.python_version()}",
              f"load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}",
-             "", f"{'page load':<18}{'cold s':>8}{'warm s':>8}{'goal s':>8}{'warm / goal':>14}"]
+             "", f"{'page load':<18}{'cold s':>8}{'warm s':>8}{'goal s':>8}{'warm / goal':>14}"
+                 f"{'returning s':>13}{'returning / goal':>18}"]
     for label, (cold, warm) in fig.loads.items():
         w = med(warm) if warm else cold
-        lines.append(f"{label:<18}{cold:>8.2f}{w:>8.2f}{GOAL_LOAD_S:>8.1f}{ratio(w, GOAL_LOAD_S):>14}")
+        again = fig.returning.get(label) or []
+        r = f"{med(again):>13.2f}{ratio(med(again), GOAL_LOAD_S):>18}" if again else f"{'-':>13}{'-':>18}"
+        lines.append(f"{label:<18}{cold:>8.2f}{w:>8.2f}{GOAL_LOAD_S:>8.1f}{ratio(w, GOAL_LOAD_S):>14}{r}")
     warm_all = {label: (med(w) if w else c) for label, (c, w) in fig.loads.items()}
     worst = max(warm_all, key=warm_all.get) if warm_all else None
     lines += ["", f"{'interaction':<30}{'n':>4}{'median ms':>11}{'p90 ms':>9}{'max ms':>9}{'goal ms':>9}"
@@ -414,6 +442,8 @@ def report(args: argparse.Namespace, fig: Figures, loads: tuple[float, float]) -
         key = label.lower().replace(" ", "_")
         summary[f"load_{key}_cold_s"] = f"{cold:.3f}"
         summary[f"load_{key}_warm_s"] = f"{warm_all[label]:.3f}"
+        if fig.returning.get(label):
+            summary[f"load_{key}_returning_s"] = f"{med(fig.returning[label]):.3f}"
     if worst:
         summary["load_warm_max_s"] = f"{warm_all[worst]:.3f}"
         summary["load_warm_max_page"] = worst.lower().replace(" ", "_")

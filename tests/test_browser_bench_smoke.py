@@ -34,6 +34,7 @@ def test_smoke_browser_bench_reports_figures() -> None:
     assert int(figures["slider_n"]) == 2 and int(figures["filter_n"]) == 2
     timed = [k for k in figures if k.endswith(("_s", "_ms"))]
     for key in ("load_portfolio_cold_s", "load_portfolio_warm_s", "load_tune_weights_warm_s",
+                "load_portfolio_returning_s", "load_tune_weights_returning_s",
                 "slider_median_ms", "slider_p90_ms", "filter_median_ms", "filter_p90_ms"):
         assert key in timed, f"{key} missing from {results[0]}"
     for key in timed:
