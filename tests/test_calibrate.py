@@ -14,11 +14,11 @@ import pytest
 from scipy.optimize import minimize
 
 from scoring.__main__ import main
-from scoring.calibrate import (BLEND_GRID, L2, L2_GRID, LeakError, Split, account_counts, blend,
-                               bootstrap, calibrate, calibrated_profile, candidate_profile, choose_l2,
-                               design_matrix, fit_nonneg_logistic, gameable, is_passive, loss_and_grad,
-                               only_dates, paired_auc_difference, passive_signals, readable_weights,
-                               refit_many, split_dates, suggest_weights, training_data)
+from scoring.calibrate import (BLEND_GRID, L2_GRID, LeakError, Split, blend, bootstrap, calibrate,
+                               calibrated_profile, candidate_profile, choose_l2, design_matrix, gameable,
+                               is_passive, only_dates, paired_auc_difference, passive_signals, split_dates,
+                               suggest_weights, training_data)
+from scoring.logistic import L2, account_counts, fit_nonneg_logistic, loss_and_grad, readable_weights, refit_many
 from scoring.demo import build_demo
 from scoring.errors import DataError
 from scoring.normalize import normalise
