@@ -7,7 +7,7 @@ filtered view is a link people can share. docs/DASHBOARD.md defines every figure
 """
 import streamlit as st
 
-from scoring import movers, portfolio as pf
+from scoring import movers, portfolio as pf, retention as rt
 from scoring.errors import DataError
 from ui import charts
 from ui.frame import frame, plain, plural
@@ -79,9 +79,9 @@ if v.rows.empty:
 st.subheader("Retention the score should lead", divider="gray")
 # per account once per data version and date; a filter change only adds up other rows
 chosen = None if filters == pf.Filters() else v.keep  # the attributes' rows: same accounts, same order
-ret = pf.retention_of(page.shared(pf.retention_by_account, as_of=as_of), as_of, chosen)
-value_types = pf.value_action_types(page.profile()[1])
-act = pf.activation_of(page.shared(pf.activation_by_account, as_of=as_of, value_types=value_types),
+ret = rt.retention_of(page.shared(rt.retention_by_account, as_of=as_of), as_of, chosen)
+value_types = rt.value_action_types(page.profile()[1])
+act = rt.activation_of(page.shared(rt.activation_by_account, as_of=as_of, value_types=value_types),
                        value_types, chosen)
 r = st.columns(4)
 NEEDS = "needs mrr_history"

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, write_csv
 from scoring import movers as mv
 from scoring import portfolio as pf
+from scoring import retention as rt
 from scoring.demo import build_demo
 from scoring.engine import default_as_of
 from scoring.history import resolve_profile
@@ -128,18 +129,18 @@ def demo_book(demo):
 
 
 def test_logo_retention_by_hand(hand):
-    r = pf.retention(hand, scope=EVERYONE, as_of=T)
+    r = rt.retention(hand, scope=EVERYONE, as_of=T)
     assert r.period_start == dt.date(2024, 1, 1)
     # Due: R1 (2024-03-01), R2, R3 (2024-01-01: the window's first day), R5, R6, R7.
     # Not due: R3's renewal on T, R4 (first anniversary is T), R8 (never paid), R9, N1.
     assert (r.renewals_due, r.renewed) == (6, 4)  # lost: R2 (0 from its date), R6 (0 from T)
     assert r.logo_retention == pytest.approx(4 / 6)
-    mine = pf.retention(hand, scope=CSM0, as_of=T)  # R1, R2, R3
+    mine = rt.retention(hand, scope=CSM0, as_of=T)  # R1, R2, R3
     assert (mine.renewals_due, mine.renewed) == (3, 2)
 
 
 def test_nrr_and_expansion_by_hand(hand):
-    r = pf.retention(hand, scope=EVERYONE, as_of=T)
+    r = rt.retention(hand, scope=EVERYONE, as_of=T)
     # Paying on 2024-01-01: R1 100, R2 200, R3 300, R5 50, R6 80, R7 60, R9 40 (R4 starts a day
     # later, N1 in May). Now: 100, 0, 450, 30, 0 (row dated T), 60 (its 0 comes after T), 40.
     assert r.cohort_accounts == 7
@@ -147,35 +148,35 @@ def test_nrr_and_expansion_by_hand(hand):
     assert r.nrr == pytest.approx(680 / 830)
     assert (r.expansion_mrr, r.contraction_mrr, r.churned_mrr) == (150, 20, 280)
     assert r.mrr_then + r.expansion_mrr - r.contraction_mrr - r.churned_mrr == r.mrr_now
-    mine = pf.retention(hand, scope=CSM0, as_of=T)
+    mine = rt.retention(hand, scope=CSM0, as_of=T)
     assert (mine.mrr_then, mine.mrr_now, mine.expansion_mrr) == (600, 550, 150)
 
 
 def test_retention_follows_filters_and_needs_mrr_history(hand, tmp_path):
-    smb = pf.retention(hand, scope=EVERYONE, as_of=T, filters=pf.Filters(segment=("Enterprise",)))
+    smb = rt.retention(hand, scope=EVERYONE, as_of=T, filters=pf.Filters(segment=("Enterprise",)))
     assert (smb.renewals_due, smb.cohort_accounts) == (0, 0)
     assert smb.logo_retention is None and smb.nrr is None
     d = tmp_path / "plain"
     write_csv(d / "accounts.csv", ACCOUNT_COLS, [_acc("A1", 0, "2024-01-01", "2025-01-01")])
     write_csv(d / "usage_events.csv", EVENT_COLS, [["A1", "2024-12-01", "login", "u1", 1]])
     import_dir(d, tmp_path / "plain.duckdb", history=0)
-    assert pf.retention(DataStore(tmp_path / "plain.duckdb"), scope=EVERYONE, as_of=T) is None
+    assert rt.retention(DataStore(tmp_path / "plain.duckdb"), scope=EVERYONE, as_of=T) is None
 
 
 def test_activation_by_hand(hand):
-    a = pf.activation(hand, scope=EVERYONE, as_of=T, value_types=("report_generated",))
+    a = rt.activation(hand, scope=EVERYONE, as_of=T, value_types=("report_generated",))
     # Judged (first seen 2024-10-03 .. 2024-12-02): u1 yes, u2 no (day 41), u3 yes, u4 yes.
     assert (a.judged, a.activated) == (4, 3) and a.rate == pytest.approx(0.75)
     assert (a.in_progress, a.in_progress_activated) == (2, 1)  # u5 yes, u6 not before T
-    mine = pf.activation(hand, scope=CSM0, as_of=T, value_types=("report_generated",))
+    mine = rt.activation(hand, scope=CSM0, as_of=T, value_types=("report_generated",))
     assert (mine.judged, mine.activated, mine.in_progress) == (3, 2, 2)
-    none = pf.activation(hand, scope=EVERYONE, as_of=T, value_types=())
+    none = rt.activation(hand, scope=EVERYONE, as_of=T, value_types=())
     assert not none.has_value_actions and none.activated == 0
 
 
 def test_value_action_types_come_from_the_catalogue():
     cat = pd.DataFrame({"event_type": ["b", "a", "c"], "value_action": [True, True, None]})
-    assert pf.value_action_types(cat) == ("a", "b")
+    assert rt.value_action_types(cat) == ("a", "b")
 
 
 # ---------------------------------------------------------------- filters and the view
@@ -429,11 +430,11 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
     assert hist.groupby("as_of")["accounts"].sum().max() <= len(owned)
     # The scope equals the same selection made by the CSM filter, in every query.
     same = pf.Filters(csm=(owner,))
-    vt = pf.value_action_types(cat)
-    assert pf.retention(ds, scope=mine, as_of=book.as_of) == \
-        pf.retention(ds, scope=EVERYONE, as_of=book.as_of, filters=same)
-    assert pf.activation(ds, scope=mine, as_of=book.as_of, value_types=vt) == \
-        pf.activation(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt, filters=same)
+    vt = rt.value_action_types(cat)
+    assert rt.retention(ds, scope=mine, as_of=book.as_of) == \
+        rt.retention(ds, scope=EVERYONE, as_of=book.as_of, filters=same)
+    assert rt.activation(ds, scope=mine, as_of=book.as_of, value_types=vt) == \
+        rt.activation(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt, filters=same)
     pd.testing.assert_frame_equal(
         hist, mv.band_history(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of,
                               filters=same))
@@ -447,12 +448,12 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
                                                                  as_of=book.as_of)),
                     mv.band_history(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of,
                                     filters=renewing))
-    assert pf.retention_of(pf.retention_by_account(ds, scope=EVERYONE, as_of=book.as_of), book.as_of,
-                           v_same.keep) == pf.retention(ds, scope=mine, as_of=book.as_of)
-    assert pf.activation_of(pf.activation_by_account(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt), vt,
-                            v_same.keep) == pf.activation(ds, scope=mine, as_of=book.as_of, value_types=vt)
-    everyone = pf.retention(ds, scope=EVERYONE, as_of=book.as_of)
-    assert pf.retention(ds, scope=mine, as_of=book.as_of).renewals_due < everyone.renewals_due
+    assert rt.retention_of(rt.retention_by_account(ds, scope=EVERYONE, as_of=book.as_of), book.as_of,
+                           v_same.keep) == rt.retention(ds, scope=mine, as_of=book.as_of)
+    assert rt.activation_of(rt.activation_by_account(ds, scope=EVERYONE, as_of=book.as_of, value_types=vt), vt,
+                            v_same.keep) == rt.activation(ds, scope=mine, as_of=book.as_of, value_types=vt)
+    everyone = rt.retention(ds, scope=EVERYONE, as_of=book.as_of)
+    assert rt.retention(ds, scope=mine, as_of=book.as_of).renewals_due < everyone.renewals_due
 
 
 # ---------------------------------------------------------------- safe text
