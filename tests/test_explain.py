@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scoring import current, explain, profiles
+from scoring import current, explain
 from scoring.demo import build_demo
 from scoring.engine import default_as_of
 from scoring.history import resolve_profile
