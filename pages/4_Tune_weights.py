@@ -13,7 +13,7 @@ import datetime as dt
 
 import streamlit as st
 
-from scoring import profiles, tuning
+from scoring import comparison, profiles, tuning
 from scoring.errors import DataError
 from scoring.portfolio import BAND_LABELS
 from scoring.profile import DIRECTIONS
@@ -112,13 +112,13 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
     the band-change matrices and the accounts that change band (and the raw-versus-normalised
     preview in ``previews``, drawn only when open)."""
     saved_r, prop_r = bk.rescorer(page, book, base), bk.rescorer(page, book, proposed)
-    cmp = tuning.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights)
+    cmp = comparison.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights)
     with previews.expander("Raw value against normalised score, over the book", key="tw_preview",
                            on_change="rerun") as box:
         if box.open:  # drawn only when open
             cols = st.columns(3)
             for j, s in enumerate(base.signals):
-                x, y = tuning.preview(book.inputs[s.name].to_numpy(dtype=float), prop_r.normalised.matrix[:, j])
+                x, y = comparison.preview(book.inputs[s.name].to_numpy(dtype=float), prop_r.normalised.matrix[:, j])
                 cols[j % 3].plotly_chart(bk.preview_chart(x, y, s.label), key=f"tw_px_{s.name}")
 
     st.subheader(f"The book as of {as_of:%Y-%m-%d}: saved against proposed", divider="gray")
@@ -129,20 +129,20 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
                    delta_color="off", help=f"Accounts in the band: {old:,} saved, {new:,} proposed.")
     st.plotly_chart(bk.histogram_chart(cmp.saved.histogram, cmp.proposed.histogram), key="tw_hist")
     arr, mine = book.inputs["arr"].to_numpy(float), bk.visible(page, book)
-    counts, money = tuning.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
+    counts, money = comparison.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
     left, right = st.columns(2)
     left.markdown("**Band change, accounts** (rows: saved band, columns: proposed band)")
     left.dataframe(counts, width="stretch")
     right.markdown("**Band change, ARR**")
     right.dataframe(money, width="stretch", column_config={
         b: st.column_config.NumberColumn(b, format="localized") for b in money.columns})
-    rows = tuning.changed_accounts(cmp.saved_codes, cmp.proposed_codes, arr, within=mine)
+    rows = comparison.changed_accounts(cmp.saved_codes, cmp.proposed_codes, arr, within=mine)
     moved = cmp.saved_codes != cmp.proposed_codes
     st.markdown(f"**Accounts that change band**: {int(moved.sum()):,} in the book"
                 + ("" if mine is None else f", {int((moved & mine).sum()):,} of them yours")
                 + (f"; the {len(rows)} largest by ARR:" if len(rows) else ""))
     if len(rows):
-        st.dataframe(charts.linked_accounts(tuning.changed_table(book.inputs, cmp, rows)), hide_index=True,
+        st.dataframe(charts.linked_accounts(comparison.changed_table(book.inputs, cmp, rows)), hide_index=True,
                      width="stretch", column_config={
                          "account": st.column_config.LinkColumn("account", display_text=charts.ACCOUNT_LINK_TEXT),
                          "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR", format="localized"),
@@ -161,12 +161,12 @@ def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> Non
     st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
                f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
     m = [st.container(horizontal=True)] * 3  # one row of three metrics
-    m[0].metric("ROC AUC, proposed", tuning.auc_text(new["auc"]),
+    m[0].metric("ROC AUC, proposed", comparison.auc_text(new["auc"]),
                 delta=None if None in (old["auc"], new["auc"]) or old["auc"] == new["auc"]
                 else f"{new['auc'] - old['auc']:+.3f}")
-    m[1].metric("ROC AUC, saved", tuning.auc_text(old["auc"]))
+    m[1].metric("ROC AUC, saved", comparison.auc_text(old["auc"]))
     m[2].metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
-    st.dataframe(tuning.quick_table(old, new), width="stretch")
+    st.dataframe(comparison.quick_table(old, new), width="stretch")
     for why in sorted(set(new["reasons"].values())):
         st.caption(f"n/a: {plain(why)}")
     with st.expander("Suggest weights from the outcomes", key="tw_suggest", on_change="rerun") as box:
@@ -177,13 +177,13 @@ def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> Non
             st.info(plain(sug), icon=":material/info:")
             return
         b = st.slider("Blend: 0 = current weights, 1 = suggested", 0.0, 1.0, 1.0, 0.05, key="tw_blend")
-        mix = tuning.blend(proposal.weights, sug.weights, b)
+        mix = comparison.blend(proposal.weights, sug.weights, b)
         st.dataframe({"current": proposal.weights, "suggested": sug.weights, "blended": mix}, width="stretch")
         auc = quick_figures(bt, mix)["auc"]
         st.caption("Fitted on the same dates it is judged on here (in sample): blended ROC AUC "
                    f"{'n/a' if auc is None else f'{auc:.3f}'}. `python -m scoring calibrate` fits "
                    "on earlier dates and judges on later ones.")
-        flips = tuning.flip_sentences(sug.signals, sug.proposed_flips) or ["No signal works the other way round."]
+        flips = comparison.flip_sentences(sug.signals, sug.proposed_flips) or ["No signal works the other way round."]
         for line in flips:
             st.markdown(f"- {plain(line)}")
         st.button("Use the blended weights", key="tw_apply", on_click=bk.set_weights, args=(mix,))

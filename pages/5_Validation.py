@@ -8,7 +8,7 @@ be set beside the first. The pickers live in the URL (``bind``). docs/DASHBOARD.
 import pandas as pd
 import streamlit as st
 
-from scoring import tuning
+from scoring import comparison
 from scoring.errors import DataError
 from ui import backtest as bk
 from ui.frame import frame, plain
@@ -58,17 +58,17 @@ for why in sorted(set(rep["reasons"].values())):
     st.warning(plain(why), icon=":material/help:")
 
 st.subheader("Headline figures", divider="gray")
-st.dataframe(pd.DataFrame({r: tuning.headline(x[1]) for r, x in runs.items()}).rename_axis("figure"),
+st.dataframe(pd.DataFrame({r: comparison.headline(x[1]) for r, x in runs.items()}).rename_axis("figure"),
              width="stretch", column_config={r: st.column_config.NumberColumn(r, format="%.4g") for r in runs})
 left, right = st.columns(2)
-curves = {r: tuning.roc_curve(*tuning.pooled_scores(x[0])) for r, x in runs.items()}
+curves = {r: comparison.roc_curve(*comparison.pooled_scores(x[0])) for r, x in runs.items()}
 left.plotly_chart(bk.roc_chart({r: cv for r, cv in curves.items() if len(cv[0])}), key="val_roc")
 right.plotly_chart(bk.decile_chart(rep["deciles"]), key="val_deciles")
 right.caption("Bars only where the decile has enough churned to judge (Wilson 95% intervals).")
 
 st.subheader("Floors", divider="gray")
 floors = pd.DataFrame(rep["floors"]).rename(columns={"floor": "rule"})
-floors["result"] = floors["passed"].map(tuning.RESULT)
+floors["result"] = floors["passed"].map(comparison.RESULT)
 floors["reason"] = floors.get("reason", pd.Series(dtype=object))
 st.dataframe(floors[["rule", "value", "threshold", "result", "reason"]], hide_index=True, width="stretch",
              column_config={"value": st.column_config.NumberColumn(format="%.3f"),

@@ -386,7 +386,7 @@ def blend(current: Mapping[str, float], fitted: Mapping[str, float], b: float, *
     fitted_share`` per signal (``current``'s signals, then any only ``fitted`` has; a missing one
     weighs 0). Scoring reads weights as shares, so ``b = 0`` scores as ``current`` and ``b = 1`` as
     ``fitted``. ``digits``: rounded to that many decimals (the Tune weights slider and a saved
-    blend hold one, ``tuning.blend``); None: unrounded."""
+    blend hold one, ``comparison.blend``); None: unrounded."""
     if not 0.0 <= b <= 1.0:
         raise ValueError(f"blend must be within 0..1, got {b}")
     names = list(current) + [n for n in fitted if n not in current]

@@ -409,9 +409,9 @@ def test_blend_0_is_the_hand_set_and_1_the_fitted():
 
 
 def tuning_blend(*a):
-    from scoring import tuning
+    from scoring import comparison
 
-    return tuning.blend(*a)
+    return comparison.blend(*a)
 
 
 def _twice(n=1500, seed=2):

@@ -23,7 +23,7 @@ from ui.backtest import NO_MRR
 from ui.frame import plain
 
 from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
-from scoring import profiles, tuning
+from scoring import comparison, profiles, tuning
 from scoring.access import Viewer
 from scoring.outcomes import backtest_dates
 from scoring.current import load_book
@@ -142,7 +142,7 @@ def test_band_change_matrix_by_hand():
     saved = np.array([at_risk, at_risk, watch, healthy, new, watch])
     proposed = np.array([at_risk, watch, watch, watch, new, at_risk])
     arr = np.array([10.0, 20.0, 30.0, 40.0, np.nan, 60.0])
-    counts, money = tuning.band_change(saved, proposed, arr)
+    counts, money = comparison.band_change(saved, proposed, arr)
     expect = pd.DataFrame(0, index=list(BANDS), columns=list(BANDS))
     expect.loc["at_risk", "at_risk"] = 1
     expect.loc["at_risk", "watch"] = 1
@@ -159,22 +159,22 @@ def test_changed_accounts_largest_arr_first():
     saved = np.array([0, 0, 1, 1, 2, 2, 3])
     proposed = np.array([1, 0, 2, 1, 1, 2, 0])  # positions 0, 2, 4, 6 change
     arr = np.array([5.0, 99.0, 7.0, 98.0, 7.0, 97.0, np.nan])
-    assert tuning.changed_accounts(saved, proposed, arr).tolist() == [2, 4, 0, 6]  # ties by position
-    assert tuning.changed_accounts(saved, proposed, arr, limit=2).tolist() == [2, 4]
-    assert tuning.changed_accounts(saved, saved, arr).tolist() == []
+    assert comparison.changed_accounts(saved, proposed, arr).tolist() == [2, 4, 0, 6]  # ties by position
+    assert comparison.changed_accounts(saved, proposed, arr, limit=2).tolist() == [2, 4]
+    assert comparison.changed_accounts(saved, saved, arr).tolist() == []
     mine = np.array([True, True, False, True, True, True, False])
-    assert tuning.changed_accounts(saved, proposed, arr, within=mine).tolist() == [4, 0]
+    assert comparison.changed_accounts(saved, proposed, arr, within=mine).tolist() == [4, 0]
 
 
 def test_blend():
     cur, sug = {"a": 30.0, "b": 10.0, "c": 0.0}, {"a": 0.0, "b": 50.0, "c": 50.0}
-    assert tuning.blend(cur, sug, 0) == {"a": 75.0, "b": 25.0, "c": 0.0}
-    assert tuning.blend(cur, sug, 1) == {"a": 0.0, "b": 50.0, "c": 50.0}
-    half = tuning.blend(cur, sug, 0.5)
+    assert comparison.blend(cur, sug, 0) == {"a": 75.0, "b": 25.0, "c": 0.0}
+    assert comparison.blend(cur, sug, 1) == {"a": 0.0, "b": 50.0, "c": 50.0}
+    half = comparison.blend(cur, sug, 0.5)
     assert half == pytest.approx({"a": 37.5, "b": 37.5, "c": 25.0}) and sum(half.values()) == pytest.approx(100)
-    assert tuning.blend({"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 3.0}, 0.5) == pytest.approx({"a": 25.0, "b": 75.0})
+    assert comparison.blend({"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 3.0}, 0.5) == pytest.approx({"a": 25.0, "b": 75.0})
     with pytest.raises(ValueError):
-        tuning.blend(cur, sug, 1.5)
+        comparison.blend(cur, sug, 1.5)
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,7 +182,7 @@ def test_blend():
 def test_roc_area_is_the_rank_auc(rows):
     score = np.array([float(s) for s, _ in rows])
     churned = np.array([c for _, c in rows])
-    x, y = tuning.roc_curve(score, churned)
+    x, y = comparison.roc_curve(score, churned)
     if churned.all() or not churned.any():
         assert len(x) == 0
         return
@@ -194,13 +194,13 @@ def test_flip_sentences_and_figure_text():
     rows = [{"signal": "a", "label": "Errors <b>hit</b>", "direction": "higher", "auc": 0.41,
              "auc_ci": [0.35, 0.47]}, {"signal": "b", "label": "B", "direction": "higher", "auc": 0.6,
                                        "auc_ci": [0.55, 0.65]}]
-    [line] = tuning.flip_sentences(rows, ("a",))
+    [line] = comparison.flip_sentences(rows, ("a",))
     assert line.startswith("Errors <b>hit</b> works the other way round") and '"lower"' in line
     q = {"auc": None, "auc_ci": None, "pr_auc": None, "lift_at_risk": 3.2, "recall_at_risk": 0.5,
          "recall_at_capacity": None, "precision_at_capacity": 0.1, "healthy_share": 0.25,
          "early_warning_share": None, "n_accounts": 1200, "n_churned": 7,
          "floors": {"auc": None, "healthy_share": True}}
-    text = tuning.quick_rows(q)
+    text = comparison.quick_rows(q)
     assert text["ROC AUC (95% CI)"] == "n/a" and text["at_risk lift"] == "3.20x"
     assert text["account-dates / churned"] == "1,200 / 7" and text["floor: ROC AUC >= 0.70"] == "n/a"
     assert text["floor: no more than 80% of the book is healthy"] == "PASS"
@@ -423,7 +423,7 @@ def test_previews_and_suggested_weights(env):
     at.slider(key="tw_blend").set_value(0.5)
     table = next(d.value for d in run(at).dataframe if "blended" in d.value.columns)
     assert list(table.index) == [s.key[2:] for s in at.slider if str(s.key).startswith("w.")]
-    mix = tuning.blend(table["current"].to_dict(), table["suggested"].to_dict(), 0.5)
+    mix = comparison.blend(table["current"].to_dict(), table["suggested"].to_dict(), 0.5)
     assert table["blended"].to_dict() == mix and sum(mix.values()) == pytest.approx(100, abs=0.3)
     assert any("in sample" in c for c in texts(at.caption))
     at.button(key="tw_apply").click()

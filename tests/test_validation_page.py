@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
-from scoring import profiles, tuning
+from scoring import comparison, profiles
 from scoring.cli_validate import build_report, json_ready
 from scoring.outcomes import backtest_dates
 from scoring.demo import build_demo
@@ -86,7 +86,7 @@ def test_page_shows_the_validate_figures_and_floors(env):
     assert headline["churned"] == reported["n_churned"] and headline["account-dates"] == reported["n_accounts"]
     floors = frame_with(at, "threshold")
     assert list(floors["rule"]) == [f["floor"] for f in reported["floors"]]
-    assert list(floors["result"]) == [tuning.RESULT[f["passed"]] for f in reported["floors"]]
+    assert list(floors["result"]) == [comparison.RESULT[f["passed"]] for f in reported["floors"]]
     assert list(floors["threshold"]) == [f["threshold"] for f in reported["floors"]]
     signals = frame_with(at, "verdict")
     assert list(signals["auc"]) == [s["auc"] for s in reported["signals"]]

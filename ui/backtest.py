@@ -33,7 +33,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from scoring import calibrate, cli_validate, profiles, tuning
+from scoring import calibrate, cli_validate, comparison, profiles, tuning
 from scoring.current import Book
 from scoring.errors import DataError
 from scoring.normalize import normalise
@@ -267,7 +267,7 @@ def histogram_chart(saved: np.ndarray, proposed: np.ndarray) -> go.Figure:
 
 
 def preview_chart(x: np.ndarray, y: np.ndarray, label: str) -> go.Figure:
-    """Raw value against normalised score (``tuning.preview``'s points)."""
+    """Raw value against normalised score (``comparison.preview``'s points)."""
     fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker={"size": 4},
                                hovertemplate="raw %{x:.3g}: %{y:.2f}<extra></extra>"))
     fig.update_yaxes(range=[-0.02, 1.02])
@@ -275,11 +275,11 @@ def preview_chart(x: np.ndarray, y: np.ndarray, label: str) -> go.Figure:
 
 
 def roc_chart(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
-    """ROC curves (``tuning.roc_curve``), one per label, with the diagonal of a coin."""
+    """ROC curves (``comparison.roc_curve``), one per label, with the diagonal of a coin."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="a coin", line={"dash": "dot", "color": "#aaa"})
     for label, (fx, fy) in curves.items():
-        x, y = tuning.thin(fx, fy)
+        x, y = comparison.thin(fx, fy)
         fig.add_scatter(x=x, y=y, mode="lines", name=safe_label(label))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1])
