@@ -57,16 +57,13 @@ c[1].metric(f"Active on {as_of:%Y-%m-%d}", f"{k.accounts:,}", help="Scored accou
             "are about them.")
 c[2].metric("ARR", f"{k.arr:,.0f}", help="ARR on the as-of date of the active accounts: 12 x MRR in "
             "force, or accounts.arr without MRR history.")
-if v.risk_basis == "expected":
-    c[3].metric("Expected ARR at risk", f"{k.arr_at_risk:,.0f}",
-                help=f"sum(arr x churn_risk): the churn-risk model's probability of churn within "
-                     f"{pf.RISK_HORIZON_DAYS} days, from each account's health. "
-                     f"{plural(v.unpredicted, 'account')} without a health score count 0. "
-                     f"{plain(v.risk_note)}")
-else:
-    c[3].metric("ARR of at-risk accounts", f"{k.arr_at_risk:,.0f}",
-                help="No churn-risk model is fitted for this data, so this is the ARR of the "
-                     "accounts in the at_risk band, not an expected loss.")
+PROXY = "arr x (100 - health) / 100 (health unknown: 50)"
+c[3].metric("Expected ARR at risk", f"{k.arr_at_risk:,.0f}", help=(
+    f"Sum of arr x churn_risk, the churn-risk model's probability of churn within "
+    f"{pf.RISK_HORIZON_DAYS} days from each account's health; {plural(v.unpredicted, 'account')} "
+    f"without one (no health score) count {PROXY}. {plain(v.risk_note)}" if v.risk_basis == "expected" else
+    f"No churn-risk model is fitted for this data (too little score history or no mrr_history), so "
+    f"each account counts {PROXY}.") + " The same rule ranks the At risk list and its exports.")
 for col, (band, row) in zip(st.columns(4), k.bands.iterrows()):
     col.metric(pf.BAND_LABELS[band], f"{row.share_accounts:.1%}", help=f"Share of active accounts in "
                f"the {band} band; {row.share_arr:.1%} of ARR ({row.arr:,.0f}).")

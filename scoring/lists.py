@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .feedback import DISMISS_DROP, Feedback, band_worse
+from .risk import expected_arr_at_risk
 from .scope import Scope
 
 if TYPE_CHECKING:
@@ -148,15 +149,6 @@ def renewal_proximity(days_to_renewal: pd.Series | np.ndarray) -> np.ndarray:
     d = np.asarray(days_to_renewal, dtype=np.float64)
     p = 1.0 + np.maximum(0.0, RENEWAL_WINDOW - np.maximum(d, 0.0)) / RENEWAL_WINDOW
     return np.where(np.isnan(d), 1.0, p)
-
-
-def expected_arr_at_risk(arr, health, churn_risk) -> np.ndarray:
-    """``arr x churn_risk``; where the risk is unknown, ``arr x (100 - health) / 100`` (health
-    unknown: 50)."""
-    arr = np.nan_to_num(np.asarray(arr, dtype=np.float64))
-    h = np.nan_to_num(np.asarray(health, dtype=np.float64), nan=50.0)
-    r = np.asarray(churn_risk, dtype=np.float64)
-    return arr * np.where(np.isnan(r), (100.0 - h) / 100.0, r)
 
 
 def priority(arr, health, churn_risk, days_to_renewal) -> np.ndarray:

@@ -17,13 +17,13 @@ every figure in words.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .risk import expected_arr_at_risk, fit_churn_risk
 from .scope import Scope
 from .store import DataStore
 
@@ -120,14 +120,16 @@ def filter_choices(ds: DataStore, *, scope: Scope) -> dict[str, list[str]]:
 class View:
     """The visible book's rows that pass the filters, with renewal dates and ARR at risk.
 
-    ``risk_basis`` says what ``arr_at_risk`` holds: ``"expected"`` = arr x churn_risk from the
-    churn-risk model; ``"band"`` = the ARR of at_risk accounts (no model).
+    ``arr_at_risk`` is ``risk.expected_arr_at_risk``, the rule the At risk list and exports use:
+    arr x churn_risk where the churn-risk model gives one, else arr x (100 - health) / 100.
+    ``risk_basis``: ``"expected"`` with a model, ``"proxy"`` without one (every account then
+    counts by the health proxy).
     """
 
     rows: pd.DataFrame
     selected: pd.Index  # ids of the accounts on file (churned too) that pass the filters
     risk_basis: str
-    unpredicted: int  # accounts the model gave no churn risk (their ARR at risk counts 0)
+    unpredicted: int  # accounts without a churn risk (they count by the health proxy)
     risk_note: str = ""  # what the model stood on (its ``describe()``), when there is one
     keep: np.ndarray | None = None  # the filters' mask over the attributes rows (``selected``'s rows)
     pos: np.ndarray | None = None  # each of ``rows``' positions among the attributes rows, when known
@@ -160,16 +162,14 @@ def view(book_rows: pd.DataFrame, attrs: pd.DataFrame, filters: Filters, *, as_o
         renewal = attrs["renewal_date"].reindex(rows.index)
     rows["renewal_date"] = renewal
     rows["days_to_renewal"] = (renewal - pd.Timestamp(as_of)).dt.days
-    arr = rows["arr"].to_numpy(dtype=float)
-    if model is not None:
-        risk = np.asarray(model.predict(rows["health_score"].to_numpy(dtype=float)), dtype=float)
-        rows["churn_risk"] = risk
-        rows["arr_at_risk"] = np.where(np.isfinite(risk), arr * risk, 0.0)
-        note = model.describe() if hasattr(model, "describe") else ""
-        return View(rows, chosen, "expected", int((~np.isfinite(risk)).sum()), note, keep, pos)
-    rows["churn_risk"] = np.nan
-    rows["arr_at_risk"] = np.where((rows["band"] == "at_risk").to_numpy(), arr, 0.0)
-    return View(rows, chosen, "band", 0, keep=keep, pos=pos)
+    health = rows["health_score"].to_numpy(dtype=float)
+    risk = (np.full(len(rows), np.nan) if model is None
+            else np.asarray(model.predict(health), dtype=float))
+    rows["churn_risk"] = risk
+    rows["arr_at_risk"] = expected_arr_at_risk(rows["arr"].to_numpy(dtype=float), health, risk)
+    note = model.describe() if model is not None and hasattr(model, "describe") else ""
+    return View(rows, chosen, "proxy" if model is None else "expected", int(np.isnan(risk).sum()), note,
+                keep, pos)
 
 
 def positions(attrs: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
@@ -189,15 +189,10 @@ def member(index: pd.Index, ids: pd.Index) -> np.ndarray:
 
 
 def churn_model(ds: DataStore, *, scope: Scope, profile: Any, horizon: int = RISK_HORIZON_DAYS) -> Any:
-    """The churn-risk model of ``scoring.risk`` for this profile, or None (no module, or it
-    cannot fit). Fitted on the whole history like the scores' peers, so every viewer gets the same
+    """The churn-risk model of ``scoring.risk`` for this profile, or None (it cannot fit). Fitted on the whole history like the scores' peers, so every viewer gets the same
     probability for an account; the scope only selects the rows it is applied to."""
-    if importlib.util.find_spec("scoring.risk") is None:
-        return None
-    from . import risk
-
     with ds.cursor() as con:
-        return risk.fit_churn_risk(con, profile, horizon=horizon)
+        return fit_churn_risk(con, profile, horizon=horizon)
 
 
 @dataclass(frozen=True)

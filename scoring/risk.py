@@ -211,3 +211,14 @@ def risk_section(risk: ChurnRisk | None, scores: list[np.ndarray], churned: list
                     "n_churned": risk.n_churned, "health": risk.health.tolist(),
                     "risk": risk.risk.tolist(), "about": risk.describe()},
             "brier": brier(p, y), "calibration": calibration_curve(p, y)}
+
+
+def expected_arr_at_risk(arr, health, churn_risk) -> np.ndarray:
+    """The one rule for "expected ARR at risk", per account, wherever the product shows or ranks
+    by it (Portfolio, the At risk list, exports): ``arr x churn_risk``; where the risk is unknown
+    (no model fitted, or no health score to apply it to), ``arr x (100 - health) / 100``, health
+    unknown counting 50."""
+    arr = np.nan_to_num(np.asarray(arr, dtype=np.float64))
+    h = np.nan_to_num(np.asarray(health, dtype=np.float64), nan=50.0)
+    r = np.asarray(churn_risk, dtype=np.float64)
+    return arr * np.where(np.isnan(r), (100.0 - h) / 100.0, r)

@@ -226,15 +226,21 @@ def test_view_selects_rows_and_kpis_add_up(demo, demo_book):
     k = pf.kpis(v)
     assert k.accounts == len(book.scores) and len(v.selected) == len(attrs) == 300
     assert k.arr == pytest.approx(book.scores["arr"].sum())
-    assert v.risk_basis == "band"
-    assert k.arr_at_risk == pytest.approx(book.scores.loc[book.scores.band == "at_risk", "arr"].sum())
+    assert v.risk_basis == "proxy" and v.unpredicted == k.accounts  # no model: everyone by the proxy
+    health = book.scores["health_score"].fillna(50)
+    assert k.arr_at_risk == pytest.approx((book.scores["arr"] * (100 - health) / 100).sum())
     assert k.bands["accounts"].sum() == k.accounts
     assert k.bands["share_accounts"].sum() == pytest.approx(1)
     assert k.bands["share_arr"].sum() == pytest.approx(1)
     risky = pf.view(book.visible(EVERYONE), attrs, pf.Filters(), as_of=book.as_of, model=_Flat())
     has = book.scores["health_score"].notna()
     assert risky.risk_basis == "expected" and risky.unpredicted == int((~has).sum())
-    assert pf.kpis(risky).arr_at_risk == pytest.approx(0.1 * book.scores.loc[has, "arr"].sum())
+    # the model's risk where it has one, the proxy (health unknown: 50, so half the ARR) elsewhere
+    assert pf.kpis(risky).arr_at_risk == pytest.approx(0.1 * book.scores.loc[has, "arr"].sum()
+                                                       + 0.5 * book.scores.loc[~has, "arr"].sum())
+    from scoring import lists  # one rule with the At risk list
+    np.testing.assert_allclose(risky.rows["arr_at_risk"], lists.expected_arr_at_risk(
+        risky.rows["arr"], risky.rows["health_score"], risky.rows["churn_risk"]))
     seg = book.scores["segment"].iloc[0]
     f = pf.Filters(segment=(seg,))
     sv = pf.view(book.visible(EVERYONE), attrs, f, as_of=book.as_of)
@@ -561,7 +567,12 @@ def test_page_without_mrr_history_or_snapshots(tmp_path, monkeypatch):
     assert m["Logo retention, 12 months"] == "needs mrr_history"
     assert m["Net revenue retention"] == "needs mrr_history"
     assert m["Expansion MRR, 12 months"] == "needs mrr_history"
-    assert m["ARR of at-risk accounts"] == "0"
+    with DataStore(db).cursor() as con:  # no churn-risk model: every account by the health proxy
+        profile, cat = resolve_profile(con, StateStore(_state_of(db)), None)
+        book = load_book(con, profile, cat, default_as_of(con))
+    health = book.scores["health_score"].fillna(50)
+    assert m["Expected ARR at risk"] == f"{(book.scores['arr'] * (100 - health) / 100).sum():,.0f}"
+    assert "No churn-risk model" in next(x.help for x in at.metric if x.label == "Expected ARR at risk")
     infos = " ".join(i.value for i in at.info)
     assert "No score snapshots" in infos and "nothing to compare with" in infos
     assert _metrics(_run(renewal_within="45"))["Active on 2024-12-03"] == "1"  # A1 renews 2025-01-10
