@@ -69,7 +69,7 @@ class AccountHistory:
 def band_history_by_account(ds: DataStore, *, scope: Scope, profile_name: str,
                             as_of: dt.date) -> AccountHistory:
     """``band_history``'s snapshot rows before any filter, once per data version and scope, so
-    that a filter change counts rows in memory (``band_history_of``, ``band_mix_of``) instead of
+    that a filter change counts rows in memory (``band_mix_of``) instead of
     querying every snapshot again."""
     where, params = scope.account_filter("a.account_id")
     df = ds.df(f"""{_PICK},
@@ -102,19 +102,10 @@ def _counted(h: AccountHistory, keep: np.ndarray | None) -> tuple[np.ndarray, np
             np.bincount(key, weights=arr, minlength=size).reshape(-1, k))
 
 
-def band_history_of(h: AccountHistory, keep: np.ndarray | None = None) -> pd.DataFrame:
-    """``band_history`` of the accounts at the positions ``keep`` marks (a mask over
-    ``account_attributes``' rows, as ``Filters.mask`` gives; None: all): the same rows and columns,
-    the accounts counted and their ARR summed per date and band."""
-    accounts, arr = _counted(h, keep)
-    d, b = np.nonzero(accounts)
-    out = h.dates.iloc[d].reset_index(drop=True)
-    return out.assign(band=np.asarray(BANDS, dtype=object)[b], accounts=accounts[d, b], arr=arr[d, b])
-
-
 def band_mix_of(h: AccountHistory, keep: np.ndarray | None = None) -> pd.DataFrame:
-    """``band_mix(band_history_of(h, keep))``, built from the counts directly (a filter change
-    on Portfolio draws it)."""
+    """``band_mix(band_history(...))`` of the accounts at the positions ``keep`` marks (a mask over
+    ``account_attributes``' rows, as ``Filters.mask`` gives; None: all), counted from the rows kept
+    once (a filter change on Portfolio draws it)."""
     accounts, arr = _counted(h, keep)
     total = accounts.sum(axis=1)
     dates = np.flatnonzero(total > 0)

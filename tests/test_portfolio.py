@@ -361,20 +361,17 @@ def test_history_takes_the_snapshot_made_first_and_marks_version_changes(tmp_pat
         attrs = pf.account_attributes(ds, scope=scope)
         h = mv.band_history_by_account(ds, scope=scope, profile_name="p", as_of=T)
         keep = filters.mask(attrs, as_of=T)
-        assert_same_mix(mv.band_history_of(h, keep),
-                        mv.band_history(ds, scope=scope, profile_name="p", as_of=T, filters=filters),
-                        mv.band_mix_of(h, keep))
+        assert_same_mix(mv.band_mix_of(h, keep),
+                        mv.band_history(ds, scope=scope, profile_name="p", as_of=T, filters=filters))
     none = mv.band_history_by_account(ds, scope=EVERYONE, profile_name="other", as_of=T)
-    assert mv.band_mix(mv.band_history_of(none)).empty and mv.band_mix_of(none).empty
+    assert mv.band_mix_of(none).empty
 
 
-def assert_same_mix(mine: pd.DataFrame, sql: pd.DataFrame, direct: pd.DataFrame | None = None) -> None:
-    """Two band histories give the same band mix (ARR sums to rounding: another summing order),
-    and so does ``direct`` (``band_mix_of``), when given."""
-    a, b = mv.band_mix(mine), mv.band_mix(sql)
-    if direct is not None:
-        pd.testing.assert_frame_equal(direct, a)
-    pd.testing.assert_frame_equal(a.drop(columns="arr"), b.drop(columns="arr"), check_dtype=False)
+def assert_same_mix(mine: pd.DataFrame, sql: pd.DataFrame) -> None:
+    """``band_mix_of``'s mix (``mine``) is the band mix of the SQL history (ARR sums to rounding:
+    another summing order)."""
+    a, b = mine, mv.band_mix(sql)
+    pd.testing.assert_frame_equal(a.drop(columns="arr"), b.drop(columns="arr"))
     np.testing.assert_allclose(a["arr"].to_numpy(float), b["arr"].to_numpy(float), rtol=1e-9)
 
 
@@ -396,13 +393,20 @@ def test_movers_table_on_the_demo(demo, demo_book):
     m = mv.band_matrix(snap.rows["band"], v.rows["band"])
     assert m.to_numpy().sum() == len(v.rows.index.union(snap.rows.index))
     # The page's path, by positions among the attributes' rows, gives the same, filtered or not.
-    pos = pf.positions(attrs, book.visible(EVERYONE))
+    pos = pf.account_positions(attrs, book.visible(EVERYONE))
     assert not pos.flags.writeable and (attrs.index[pos] == book.visible(EVERYONE).index).all()
     segment = attrs["segment"].mode().iloc[0]
     for filters in (pf.Filters(), pf.Filters(segment=(segment,)), pf.Filters(segment=(segment,), renewal_within=120)):
-        by_id = pf.view(book.visible(EVERYONE), attrs, filters, as_of=book.as_of)
+        by_id = pf.view(book.visible(EVERYONE), attrs, filters, as_of=book.as_of)  # positions computed
         by_pos = pf.view(book.visible(EVERYONE), attrs, filters, as_of=book.as_of, positions=pos)
         pd.testing.assert_frame_equal(by_pos.rows, by_id.rows)
+        # against the selection made by account id: the book's rows whose attributes pass
+        rows = book.visible(EVERYONE)
+        passing = rows.index.isin(attrs.index[filters.mask(attrs, as_of=book.as_of)])
+        assert list(by_pos.rows.index) == list(rows.index[passing]) and len(by_pos.rows) > 0
+        np.testing.assert_array_equal(by_pos.rows["health_score"], rows.loc[passing, "health_score"])
+        pd.testing.assert_series_equal(by_pos.rows["renewal_date"],
+                                       attrs["renewal_date"].reindex(by_pos.rows.index), check_names=False)
         assert (attrs.index[by_pos.pos] == by_pos.rows.index).all()
         s_id, s_pos = mv.in_view(snap, by_id.selected), mv.in_view(snap, by_pos.selected, by_pos.keep)
         pd.testing.assert_frame_equal(s_pos.rows, s_id.rows)
@@ -448,9 +452,9 @@ def test_a_csm_scope_sees_only_their_accounts_everywhere(demo, demo_book):
     v_same = pf.view(book.visible(EVERYONE), pf.account_attributes(ds, scope=EVERYONE), same, as_of=book.as_of)
     assert 0 < v_same.keep.sum() < len(v_same.keep)
     by_account = mv.band_history_by_account(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of)
-    assert_same_mix(mv.band_history_of(by_account, v_same.keep), hist, mv.band_mix_of(by_account, v_same.keep))
+    assert_same_mix(mv.band_mix_of(by_account, v_same.keep), hist)
     renewing = pf.Filters(segment=(attrs["segment"].mode().iloc[0],), renewal_within=90)
-    assert_same_mix(mv.band_history_of(by_account, renewing.mask(pf.account_attributes(ds, scope=EVERYONE),
+    assert_same_mix(mv.band_mix_of(by_account, renewing.mask(pf.account_attributes(ds, scope=EVERYONE),
                                                                  as_of=book.as_of)),
                     mv.band_history(ds, scope=EVERYONE, profile_name=book.profile.name, as_of=book.as_of,
                                     filters=renewing))

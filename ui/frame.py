@@ -124,9 +124,9 @@ class Page:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _positions(version: Version, scope: Scope, key: str, _book: Book, _attrs: "pd.DataFrame") -> "np.ndarray":
-    from scoring.portfolio import positions
+    from scoring.portfolio import account_positions
 
-    return positions(_attrs, _book.visible(scope))
+    return account_positions(_attrs, _book.visible(scope))
 
 
 def catalogue_of(ds: DataStore, overrides: dict) -> "pd.DataFrame":
