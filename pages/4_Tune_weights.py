@@ -157,7 +157,7 @@ def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> Non
     if isinstance(bt, str) or isinstance(saved_bt, str):
         st.info(plain(bt if isinstance(bt, str) else saved_bt), icon=":material/info:")
         return
-    old, new = bk.figures(page, saved_bt), proposed_figures()  # each profile's own weights
+    old, new = bk.figures(page, saved_bt, cat), proposed_figures()  # each profile's own weights
     st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
                f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
     m = [st.container(horizontal=True)] * 3  # one row of three metrics
@@ -193,7 +193,7 @@ def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> Non
 def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
     """The weights, thresholds and health weights, and what the proposal changes: a widget in here
     reruns this function only (Streamlit keeps the arguments of the page's last full run)."""
-    proposal = tuning.from_widgets(ss.to_dict(), start)  # this run's values, before the widgets
+    proposal = tuning.from_widgets(ss, start)  # this run's values, before the widgets (not a copy of all)
     weight_widgets(base, start, share_texts(base, proposal))
     proposed = tuning.proposed_profile(base, proposal)
     ss["_tw_written"] = tuning.to_params(proposal)
@@ -205,7 +205,7 @@ def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
         problems = getattr(exc, "problems", [str(exc)])
     if not problems:  # the proposal's backtest figures start now, on a worker thread
         saved_bt, bt = bk.backtest(page, base, cat), bk.backtest(page, proposed, cat)
-        proposed_figures = None if isinstance(bt, str) else bk.figures_soon(page, bt)
+        proposed_figures = None if isinstance(bt, str) else bk.figures_soon(page, bt, cat)
     total = sum(proposal.weights.values())
     st.caption(f"Total weight {total:g}. Weights are relative: a signal's share of engagement is its weight "
                f"over the total, then no signal above max_signal_share ({base.max_signal_share:.0%}), "
@@ -222,7 +222,7 @@ proposal_and_effects(page, base, cat, start, book, as_of)
 
 st.subheader("Save", divider="gray")
 viewer = require_permission("edit_profiles")  # stops here for viewers who may not edit profiles
-proposal = tuning.from_widgets(ss.to_dict(), start)
+proposal = tuning.from_widgets(ss, start)
 name = st.text_input("Save as profile", value=base.name, key="tw_name")
 note = st.text_area("Note (why this change)", key="tw_note")
 if st.button("Save as a new version", key="tw_save", type="primary"):

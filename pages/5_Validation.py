@@ -34,7 +34,7 @@ def prepared(r: str):  # noqa: ANN201 - a Backtest, or the message saying why th
     try:
         profile, cat = page.profile(r)
         bt = bk.backtest(page, profile, cat, horizon=horizon, score=score)
-        return bt if isinstance(bt, str) else (bt, bk.report(page, bt))
+        return bt if isinstance(bt, str) else (bt, bk.report(page, bt, cat))
     except DataError as exc:
         return f"The profile {r} cannot be backtested: {exc}"
 

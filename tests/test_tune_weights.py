@@ -166,6 +166,54 @@ def test_changed_accounts_largest_arr_first():
     assert comparison.changed_accounts(saved, proposed, arr, within=mine).tolist() == [4, 0]
 
 
+def test_changed_table_is_those_rows_of_the_book():
+    inputs = pd.DataFrame({"name": pd.array(["a", "b", None, "d", "e"], dtype="str"),
+                           "csm_owner": pd.array(["x", "y", "x", None, "y"], dtype="str"),
+                           "arr": [10.0, np.nan, 30.0, 40.0, 50.0]},
+                          index=pd.Index(["A1", "A2", "A3", "A4", "A5"], name="account_id"))
+    health = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    cmp = comparison.Comparison(None, None, np.array([0, 1, 2, 3, 0]), np.array([1, 1, 0, 3, 2]))
+    cmp = dataclasses.replace(cmp, saved=dataclasses.make_dataclass("W", ["health"])(health),
+                              proposed=dataclasses.make_dataclass("W", ["health"])(health + 1))
+    rows = np.array([4, 2, 0])
+    table = comparison.changed_table(inputs, cmp, rows)
+    ref = inputs.iloc[rows]
+    assert list(table.index) == ["A5", "A3", "A1"] and table.index.name == "account_id"
+    assert table["name"].tolist()[0::2] == ["e", "a"] and pd.isna(table["name"].iloc[1])
+    assert table["csm_owner"].tolist() == ref["csm_owner"].tolist()
+    assert table["arr"].tolist() == [50.0, 30.0, 10.0]
+    assert table["saved_band"].tolist() == [BANDS[0], BANDS[2], BANDS[0]]
+    assert table["proposed_band"].tolist() == [BANDS[2], BANDS[0], BANDS[1]]
+    assert table["saved_health"].tolist() == [50.0, 30.0, 10.0]
+    assert table["proposed_health"].tolist() == [51.0, 31.0, 11.0]
+    assert len(comparison.changed_table(inputs, cmp, np.array([], dtype=np.intp))) == 0
+
+
+def test_figures_keys_follow_what_the_figures_depend_on():
+    from ui import backtest as bk
+    from scoring.validate import Backtest
+
+    cat = pd.DataFrame({"event_type": ["login"], "feature": ["login"], "dimension": ["frequency"],
+                        "value_action": [False]})
+    start = tuning.proposal_of(BASE, "x", dt.date(2026, 1, 1))
+
+    def bt(profile, **kw):
+        return Backtest(profile, kw.get("horizon", 90), kw.get("score", "health"), None, ())
+
+    heavier = tuning.proposed_profile(BASE, dataclasses.replace(start, weights={**start.weights, "logins": 90}))
+    banded = tuning.proposed_profile(BASE, dataclasses.replace(start, bands=Bands(10, 20)))
+    renamed = dataclasses.replace(BASE, name="other", description="same settings")
+    base = bk.figures_key(bt(BASE), cat)
+    assert bk.figures_key(bt(renamed), cat) == base  # names do not change figures
+    others = [bk.figures_key(bt(heavier), cat), bk.figures_key(bt(banded), cat),
+              bk.figures_key(bt(BASE, horizon=60), cat), bk.figures_key(bt(BASE, score="engagement"), cat),
+              bk.figures_key(bt(BASE), cat.assign(value_action=True))]  # a reclassification
+    assert len({base, *others}) == 6
+    # the Validation report's key, too, follows a reclassification (it once did not)
+    assert bk.document_key(BASE, cat) != bk.document_key(BASE, cat.assign(value_action=True))
+    assert bk.document_key(BASE, cat) == bk.document_key(BASE, cat.copy())
+
+
 def test_blend():
     cur, sug = {"a": 30.0, "b": 10.0, "c": 0.0}, {"a": 0.0, "b": 50.0, "c": 50.0}
     assert comparison.blend(cur, sug, 0) == {"a": 75.0, "b": 25.0, "c": 0.0}

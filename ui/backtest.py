@@ -34,7 +34,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from scoring import calibrate, cli_validate, comparison, profiles, tuning
-from scoring.current import Book
+from scoring.current import Book, catalogue_digest
 from scoring.errors import DataError
 from scoring.normalize import normalise
 from scoring.outcomes import backtest_dates, has_mrr, outcomes
@@ -44,9 +44,10 @@ from scoring.scope import Scope
 from scoring.scores import BANDS, HIST_BINS, Rescorer, prepare_rescore
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
-from scoring.validate import Backtest, prepare_date
+from scoring.validate import Backtest, prepare_date, quick_figures
 from ui.charts import BAND_COLORS, safe_label
 from ui.frame import Page
+from ui.hot import Index
 
 VALIDATE_DATES = 6  # as ``validate``: up to 6 monthly dates
 NO_MRR = ("Backtests need mrr_history (MRR per account over time) to know who churned: import "
@@ -71,11 +72,14 @@ def _rescorer(version: Version, inputs_key: str, as_of: dt.date, settings: str, 
     return prepare_rescore(_book.inputs, normalised, _profile)
 
 
+_RESCORERS = Index(8)  # ui.hot: a slider move finds these without Streamlit's argument hashing
+
+
 def rescorer(page: Page, book: Book, profile: Profile) -> Rescorer:
     """The book prepared for re-weighting under ``profile``'s directions, normalisation and health
     weights (cached per setting), with ``profile``'s band thresholds."""
-    r = _rescorer(page.version, tuning.inputs_key(profile, book.catalogue), book.as_of,
-                  tuning.settings_key(profile), book, profile)
+    key = (tuning.inputs_key(profile, book.catalogue), book.as_of, tuning.settings_key(profile))
+    r = _RESCORERS.get(page.version, key, lambda: _rescorer(page.version, *key, book, profile))
     return r if r.bands == profile.bands else dataclasses.replace(r, bands=profile.bands)
 
 
@@ -88,10 +92,14 @@ def _visible(version: Version, inputs_key: str, as_of: dt.date, scope: Scope, _b
     return mask
 
 
+_VISIBLE = Index(16)
+
+
 def visible(page: Page, book: Book) -> np.ndarray | None:
     """The rows of the book the viewer may see as accounts (None: all). Peers, and so every
     score, are the whole book's; only account rows shown are limited (cached per scope)."""
-    return _visible(page.version, tuning.inputs_key(book.profile, book.catalogue), book.as_of, page.scope, book)
+    key = (tuning.inputs_key(book.profile, book.catalogue), book.as_of, page.scope)
+    return _VISIBLE.get(page.version, key, lambda: _visible(page.version, *key, book))
 
 
 # ---------------------------------------------------------------- the backtest
@@ -138,37 +146,53 @@ def backtest(page: Page, profile: Profile, catalogue: pd.DataFrame, *, horizon: 
              score: str = "health") -> Backtest | str:
     """``profile`` backtested on ``validate``'s default dates, or why it cannot be (no MRR history,
     no date with a full window and horizon)."""
-    dates, why = _dates(page.ds, page.version, profile.window_days, horizon, profile)
+    dates, why = _DATES.get(page.version, (profile.window_days, horizon),
+                            lambda: _dates(page.ds, page.version, profile.window_days, horizon, profile))
     if dates is None:
         return why or NO_MRR
-    bt = _backtest(page.ds, page.version, tuning.inputs_key(profile, catalogue),
-                   tuning.settings_key(profile), dates, horizon, profile, catalogue)
+    key = (tuning.inputs_key(profile, catalogue), tuning.settings_key(profile), dates, horizon)
+    bt = _BACKTESTS.get(page.version, key,
+                        lambda: _backtest(page.ds, page.version, *key, profile, catalogue))
     return dataclasses.replace(bt, profile=profile, score=score)  # the same arrays, this profile
 
 
-def document_key(profile: Profile) -> str:
-    """The profile document as it is written (weights and bands included) and its reference."""
-    return hashlib.sha256((profile.ref + "\n" + profiles.to_toml(profile)).encode()).hexdigest()
+_DATES, _BACKTESTS = Index(16), Index(8)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _quick(version: Version, doc: str, dates: tuple, horizon: int, _bt: Backtest) -> dict:
-    from scoring.validate import quick_figures
+def document_key(profile: Profile, catalogue: pd.DataFrame) -> str:
+    """The profile document as it is written (weights and bands included), its reference, and the
+    event-type catalogue its inputs were counted with (a reclassification changes the figures)."""
+    return hashlib.sha256((profile.ref + "\n" + profiles.to_toml(profile) + "\n"
+                           + catalogue_digest(catalogue)).encode()).hexdigest()
 
-    return quick_figures(_bt, _bt.weights)
+
+def figures_key(bt: Backtest, catalogue: pd.DataFrame) -> tuple:
+    """Everything ``validate.quick_figures`` of ``bt`` depends on, as a tuple hashed in
+    microseconds (the profile's TOML text takes a millisecond): the catalogue, each signal's
+    definition and weight, health weights, thresholds, the ``new`` rule, window, caps, dates,
+    horizon, score and capacity. The profile's name and description are left out: equal
+    settings, equal figures."""
+    p = bt.profile
+    return (catalogue_digest(catalogue), p.signals, tuple(sorted(p.health_weights.items())), p.bands,
+            p.new_rule, p.window_days, p.passive_daily_cap, p.max_signal_share,
+            tuple(d.as_of for d in bt.dates), bt.horizon, bt.score, bt.capacity)
 
 
-def figures(page: Page, bt: Backtest) -> dict:
+_FIGURES = Index(64)
+
+
+def figures(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> dict:
     """``validate.quick_figures`` of the backtest's own profile: its weights and thresholds
-    (cached per profile document, so going back to an earlier proposal costs nothing)."""
-    return _quick(page.version, document_key(bt.profile), tuple(p.as_of for p in bt.dates), bt.horizon, bt)
+    (kept per ``figures_key``, so going back to an earlier proposal costs nothing). Read-only:
+    every caller gets the same dictionary."""
+    return _FIGURES.get(page.version, figures_key(bt, catalogue), lambda: quick_figures(bt, bt.weights))
 
 
 _WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="figures")
 
 
-def figures_soon(page: Page, bt: Backtest) -> Callable[[], dict]:
-    """``figures(page, bt)`` started on a worker thread; call the result to wait for it. A slider
+def figures_soon(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> Callable[[], dict]:
+    """``figures(page, bt, catalogue)`` started on a worker thread; call the result to wait for it. A slider
     move draws the book's part of Tune weights meanwhile: the figures' sorts and counts run in
     NumPy without the interpreter lock, so on two cores most of their time is hidden. The worker
     runs with this rerun's script context (the same cache, the same session)."""
@@ -176,7 +200,7 @@ def figures_soon(page: Page, bt: Backtest) -> Callable[[], dict]:
 
     def work() -> dict:
         add_script_run_ctx(threading.current_thread(), ctx)
-        return figures(page, bt)
+        return figures(page, bt, catalogue)
 
     return _WORKERS.submit(work).result
 
@@ -193,10 +217,11 @@ def _report(version: Version, doc: str, dates: tuple, horizon: int, score: str, 
     return cli_validate.json_ready(cli_validate.build_report(_bt, risk=_risk_fit))  # type: ignore[return-value]
 
 
-def report(page: Page, bt: Backtest) -> dict:
-    """Everything ``validate --json`` prints for this backtest (cached)."""
+def report(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> dict:
+    """Everything ``validate --json`` prints for this backtest (cached per profile document,
+    catalogue, dates, horizon and score)."""
     fit = _risk(page.ds, page.version, bt.profile.ref, bt.horizon, bt.profile) if bt.score == "health" else None
-    return _report(page.version, document_key(bt.profile), tuple(p.as_of for p in bt.dates),
+    return _report(page.version, document_key(bt.profile, catalogue), tuple(p.as_of for p in bt.dates),
                    bt.horizon, bt.score, bt, fit)
 
 

@@ -1,0 +1,72 @@
+"""ui.hot.Index: the plain-dictionary index in front of Streamlit's caches on the hot path."""
+from __future__ import annotations
+
+import threading
+
+from ui.hot import Index
+
+
+class Maker:
+    """Counts calls and hands out a new object per call, so sameness can be checked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> object:
+        with self.lock:
+            self.calls += 1
+        return object()
+
+
+def test_one_object_per_key_and_version():
+    index, make = Index(4), Maker()
+    a = index.get("v1", ("book", 1), make)
+    assert index.get("v1", ("book", 1), make) is a and make.calls == 1
+    b = index.get("v1", ("book", 2), make)
+    assert b is not a and make.calls == 2
+
+
+def test_a_new_data_version_empties_it():
+    index, make = Index(4), Maker()
+    old = index.get("v1", "k", make)
+    index.get("v1", "other", make)
+    new = index.get("v2", "k", make)  # an import swapped a new file in
+    assert new is not old and make.calls == 3
+    assert len(index) == 1  # nothing of v1 is kept alive
+    assert index.get("v2", "k", make) is new and make.calls == 3
+
+
+def test_bounded_least_recently_used_first():
+    index, make = Index(2), Maker()
+    a = index.get("v", "a", make)
+    index.get("v", "b", make)
+    assert index.get("v", "a", make) is a  # a is now the most recent
+    index.get("v", "c", make)  # b leaves
+    assert len(index) == 2 and make.calls == 3
+    assert index.get("v", "a", make) is a and make.calls == 3
+    index.get("v", "b", make)
+    assert make.calls == 4
+
+
+def test_threads_get_one_object_once_made():
+    index, make = Index(8), Maker()
+    first = index.get("v", "k", make)
+    seen, errors = [], []
+
+    def worker() -> None:
+        try:
+            for i in range(200):
+                seen.append(index.get("v", "k", make))
+                index.get("v", ("other", i % 5), make)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(x is first for x in seen) and len(seen) == 1600
+    assert len(index) <= 8
