@@ -157,7 +157,7 @@ if snap.version != (profile.version or 0):
 st.markdown(f"**Band then ({snap.as_of:%Y-%m-%d}) and now ({as_of:%Y-%m-%d})**, accounts")
 st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"], then_pos=snap.pos, now_pos=v.pos),
              width="stretch")
-drops = movers.biggest_drops(movers.movers(v.rows, snap, now_old=now_old, now_pos=v.pos))
+drops = movers.biggest_drops(v.rows, snap, now_old=now_old, now_pos=v.pos)
 st.markdown("**Biggest drops in health**")
 if drops.empty:
     st.info("No account's health fell since the last snapshot.", icon=":material/check:")

@@ -240,37 +240,70 @@ def split_change(then_old: pd.Series, now_new: pd.Series,
                         index=both.index)
 
 
-def movers(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None,
-           now_pos: np.ndarray | None = None) -> pd.DataFrame:
-    """Accounts in both the snapshot and ``now`` (the book's rows in view): name, CSM, ARR, band
-    and health then and now, and the split change; largest drop first. With ``now_pos``
-    (``View.pos``) and the snapshot's ``pos``, rows are matched by position, not by account id."""
-    then = snap.rows[["band", "health_score"]].rename(columns={"band": "band_then",
-                                                               "health_score": "health_then"})
-    cols_now = ["name", "csm_owner", "arr", "band", "health_score"]
+MOVER_COLUMNS = ["name", "csm_owner", "arr", "band_then", "band_now", "health_then", "health_now",
+                 "change", "customer_change", "profile_change"]
+
+
+def _matched(now: pd.DataFrame, snap: Snapshot, now_pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts in both ``now`` and the snapshot: their rows in ``now`` (in now's order, as an
+    inner join keeps it) and in ``snap.rows``. By position among ``account_attributes``' rows
+    when both sides have positions (``View.pos``, ``Snapshot.pos``), else by account id."""
     if now_pos is not None and snap.pos is not None and (snap.pos >= 0).all():
         row_of = np.full(int(max(snap.pos.max(initial=-1), now_pos.max(initial=-1))) + 1, -1, dtype=np.int64)
         row_of[snap.pos] = np.arange(len(snap.pos))
         match = row_of[now_pos]
-        both = np.flatnonzero(match >= 0)  # in now's order, as an inner join keeps it
-        out = now[cols_now].iloc[both]
-        for col in then.columns:
-            out[col] = then[col].to_numpy()[match[both]]
     else:
-        out = now[cols_now].join(then, how="inner")
-    out = out.rename(columns={"band": "band_now", "health_score": "health_now"})
+        match = snap.rows.index.get_indexer(now.index)
+    both = np.flatnonzero(match >= 0)
+    return both, match[both]
+
+
+def _mover_rows(now: pd.DataFrame, snap: Snapshot, in_now: np.ndarray, in_then: np.ndarray,
+                now_old: pd.Series | None) -> pd.DataFrame:
+    """``MOVER_COLUMNS`` of the accounts at rows ``in_now`` of ``now`` and ``in_then`` of the
+    snapshot, in that order; each column taken by position before it leaves Arrow or NumPy (a
+    page shows 20 of 100,000 movers: converting whole string columns was most of its time)."""
+    out = now[["name", "csm_owner", "arr"]].iloc[in_now]
+    out.index = pd.Index(np.asarray(out.index, dtype=object), name="account_id")
+    band_now = now["band"].array.take(in_now)
+    out["band_then"] = pd.array(snap.rows["band"].array.take(in_then), dtype="str")
+    out["band_now"] = pd.array(np.asarray(band_now, dtype=object).astype(str), dtype="str")
+    out["health_then"] = snap.rows["health_score"].to_numpy(dtype=float)[in_then]
+    out["health_now"] = now["health_score"].to_numpy(dtype=float)[in_now]
     parts = split_change(out["health_then"], out["health_now"],
                          None if now_old is None else now_old.reindex(out.index))
-    out["band_now"] = out["band_now"].astype(str)
     out["change"] = parts["total"].to_numpy()
     out["customer_change"] = parts["customer"].to_numpy()
     out["profile_change"] = parts["profile"].to_numpy()
-    cols = ["name", "csm_owner", "arr", "band_then", "band_now", "health_then", "health_now",
-            "change", "customer_change", "profile_change"]
-    return out[cols].sort_values(["change", "arr"], ascending=[True, False], na_position="last")
+    return out[MOVER_COLUMNS]
 
 
-def biggest_drops(moved: pd.DataFrame, *, limit: int = 20) -> pd.DataFrame:
-    """The ``limit`` largest falls in health (change below 0), largest first."""
-    drops = moved[np.isfinite(moved["change"].to_numpy(dtype=float)) & (moved["change"] < 0)]
-    return drops.head(limit)
+def movers(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None,
+           now_pos: np.ndarray | None = None) -> pd.DataFrame:
+    """Accounts in both the snapshot and ``now`` (the book's rows in view): name, CSM, ARR, band
+    and health then and now, and the split change; largest drop first (ties: larger ARR first,
+    then now's order). With ``now_pos`` (``View.pos``) and the snapshot's ``pos``, rows are
+    matched by position, not by account id."""
+    in_now, in_then = _matched(now, snap, now_pos)
+    out = _mover_rows(now, snap, in_now, in_then, now_old)
+    return out.sort_values(["change", "arr"], ascending=[True, False], na_position="last", kind="stable")
+
+
+def biggest_drops(now: pd.DataFrame, snap: Snapshot, *, now_old: pd.Series | None = None,
+                  now_pos: np.ndarray | None = None, limit: int = 20) -> pd.DataFrame:
+    """The ``limit`` largest falls in health (change below 0) of ``movers``, largest first: the
+    first rows of ``movers(...)`` with a change below 0, found with NumPy on the changes and
+    built for those rows only."""
+    in_now, in_then = _matched(now, snap, now_pos)
+    change = (now["health_score"].to_numpy(dtype=float)[in_now]
+              - snap.rows["health_score"].to_numpy(dtype=float)[in_then])
+    fell = np.flatnonzero(np.isfinite(change) & (change < 0))  # NaN compares False
+    value = change[fell]
+    if len(fell) > limit:  # every drop at least as large as the limit-th, ties included
+        cut = np.partition(value, limit - 1)[limit - 1]
+        keep = value <= cut
+        fell, value = fell[keep], value[keep]
+    arr = now["arr"].to_numpy(dtype=float)[in_now[fell]]
+    order = np.lexsort((fell, -arr, value))[:limit]  # as movers sorts: change, larger ARR, now's order
+    chosen = fell[order]
+    return _mover_rows(now, snap, in_now[chosen], in_then[chosen], now_old)

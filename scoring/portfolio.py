@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .risk import expected_arr_at_risk, fit_churn_risk
 from .scope import Scope
@@ -204,9 +206,14 @@ def kpis(v: View) -> Kpis:
 
 
 def band_codes(bands: pd.Series) -> np.ndarray:
-    """Each band's position in ``BANDS`` (-1 for anything else), without building strings."""
+    """Each band's position in ``BANDS`` (-1 for anything else), without building strings: the
+    categories' codes, or for Arrow-backed text one ``index_in`` in Arrow (a tenth of the time of
+    going through Python strings)."""
     if isinstance(bands.dtype, pd.CategoricalDtype) and list(bands.cat.categories) == list(BANDS):
         return bands.cat.codes.to_numpy(dtype=np.int64)
+    if hasattr(bands.array, "__arrow_array__") and not isinstance(bands.dtype, pd.CategoricalDtype):
+        found = pc.index_in(pa.array(bands.array), value_set=pa.array(list(BANDS)))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return pd.Categorical(bands.astype(object), categories=list(BANDS)).codes.astype(np.int64)
 
 

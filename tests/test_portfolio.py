@@ -387,9 +387,25 @@ def test_movers_table_on_the_demo(demo, demo_book):
     assert len(moved) == len(common)
     np.testing.assert_allclose(moved["change"], moved["health_now"] - moved["health_then"])
     assert (moved["profile_change"] == 0).all()
-    drops = mv.biggest_drops(moved, limit=5)
-    assert len(drops) <= 5 and (drops["change"] < 0).all()
+    drops = mv.biggest_drops(v.rows, snap, limit=5)
+    assert len(drops) == 5 and (drops["change"] < 0).all()
     assert list(drops["change"]) == sorted(drops["change"])
+    # the drops are movers' first rows that fell, built for those rows only (with a profile
+    # change's split too, and at a limit that cuts through tied changes)
+    now_old = (v.rows["health_score"] * 0.5).round(-1)  # a stand-in old profile's scores, many ties
+    for limit in (1, 5, 37):
+        for old in (None, now_old):
+            full = mv.movers(v.rows, snap, now_old=old)
+            fell = full[np.isfinite(full["change"].to_numpy(float)) & (full["change"] < 0)].head(limit)
+            pd.testing.assert_frame_equal(mv.biggest_drops(v.rows, snap, now_old=old, limit=limit), fell)
+    def tens(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.assign(health_score=np.floor(rows["health_score"] / 10) * 10)
+
+    tied, tied_snap = tens(v.rows), dataclasses.replace(snap, rows=tens(snap.rows))  # changes tie
+    full = mv.movers(tied, tied_snap)
+    fell = full[full["change"] < 0].head(7)
+    assert fell["change"].nunique() < 7  # the cut falls among tied changes: ARR decides
+    pd.testing.assert_frame_equal(mv.biggest_drops(tied, tied_snap, limit=7), fell)
     m = mv.band_matrix(snap.rows["band"], v.rows["band"])
     assert m.to_numpy().sum() == len(v.rows.index.union(snap.rows.index))
     # The page's path, by positions among the attributes' rows, gives the same, filtered or not.
@@ -416,6 +432,8 @@ def test_movers_table_on_the_demo(demo, demo_book):
             mv.band_matrix(s_id.rows["band"], by_id.rows["band"]))
         pd.testing.assert_frame_equal(mv.movers(by_pos.rows, s_pos, now_pos=by_pos.pos),
                                       mv.movers(by_id.rows, s_id))
+        pd.testing.assert_frame_equal(mv.biggest_drops(by_pos.rows, s_pos, now_pos=by_pos.pos),
+                                      mv.biggest_drops(by_id.rows, s_id))
     with pytest.raises(ValueError, match="positions has"):
         pf.view(book.visible(EVERYONE), attrs, pf.Filters(), as_of=book.as_of, positions=pos[:-1])
 
