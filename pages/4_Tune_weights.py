@@ -5,9 +5,11 @@ prepared once per setting, ``ui.backtest``) and the past dates with ``validate.q
 the same numbers ``python -m scoring validate`` gives for those weights. The proposal lives in the
 URL (``scoring.tuning``), so a link reopens it exactly. docs/DASHBOARD.md defines every figure.
 
-The sliders and everything they change are one ``st.fragment``: a move reruns that part only, not
-the menu, the banner, the base-profile pickers or the save form (the proposal's backtest figures
-are computed on a worker thread while the book's part is drawn, ``bk.figures_soon``).
+The sliders, the band thresholds and everything they change are one ``st.fragment``: a move
+reruns that part only, not the menu, the banner, the base-profile pickers, the directions,
+normalisations and health weights (an expander above: changed now and then, each change
+preparing the what-if anew) or the save form (the proposal's backtest figures are computed on a
+worker thread while the book's part is drawn, ``bk.figures_soon``).
 """
 import datetime as dt
 
@@ -25,7 +27,7 @@ from ui.auth import require_permission
 from ui.frame import frame, plain
 
 GRID_HELP = "A grid's points say how good each range is, so direction does not apply."
-SELECT_WIDTH, SHARE_WIDTH = 170, 130  # pixels, beside a slider that takes the rest of the row
+SELECT_WIDTH, SHARE_WIDTH, LABEL_WIDTH = 170, 130, 260  # pixels; a slider takes the rest of its row
 
 page = frame("Tune weights")
 if page.facts.as_of is None:
@@ -81,30 +83,43 @@ def share_texts(base, proposal) -> dict[str, str]:
             for (name, w), share in zip(proposal.weights.items(), shares)}
 
 
-def weight_widgets(base, start, shares: dict[str, str]) -> None:
-    """A slider, direction and normalisation per signal with its share (``shares``; the session
-    holds this run's values before the widgets are drawn), the band thresholds and the health
-    component weights. One horizontal row per signal, not columns: a move resends every element
-    of the part it reruns, and each block is one more message."""
+def setting_widgets(base, start) -> None:
+    """Each signal's direction and normalisation and the health component weights: settings people
+    change now and then, each change preparing the what-if anew (hundreds of milliseconds), so
+    they sit above the live part and a change reruns the page. Keeping them out of the fragment
+    takes 2 widgets per signal and the health weights off every slider move's rerun."""
+    with st.expander("Direction and normalisation per signal, health component weights"):
+        for s in base.signals:
+            row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+            row.markdown(plain(s.label), width=LABEL_WIDTH)
+            grid = s.normalisation.method not in tuning.TUNABLE_METHODS
+            row.selectbox("direction", DIRECTIONS, key=tuning.DIRECTION + s.name, disabled=grid,
+                          help=GRID_HELP if grid else None, width=SELECT_WIDTH)
+            if grid:
+                row.caption("normalisation: grid, as written", width=SELECT_WIDTH)
+            else:
+                row.selectbox("normalisation", tuning.TUNABLE_METHODS, key=tuning.METHOD + s.name,
+                              width=SELECT_WIDTH)
+        st.markdown("**Health component weights** (relative; a component without data shares its "
+                    "weight out)")
+        row = st.container(horizontal=True, gap="medium")
+        for comp in start.health_weights:
+            row.number_input(comp, min_value=0.0, step=5.0, key=tuning.HEALTH + comp, width=SELECT_WIDTH)
+
+
+def weight_widgets(base, shares: dict[str, str]) -> None:
+    """A slider per signal with its share (``shares``; the session holds this run's values before
+    the widgets are drawn) and the band thresholds: what a slider move reruns. One horizontal row
+    per signal, not columns: a move resends every element of the part it reruns, and each block
+    is one more message."""
     st.subheader("Signal weights", divider="gray")
     for s in base.signals:
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         row.slider(plain(s.label), 0.0, tuning.WEIGHT_MAX, step=0.5, key=tuning.WEIGHT + s.name)
-        grid = s.normalisation.method not in tuning.TUNABLE_METHODS
-        row.selectbox("direction", DIRECTIONS, key=tuning.DIRECTION + s.name, disabled=grid,
-                      help=GRID_HELP if grid else None, width=SELECT_WIDTH)
-        if grid:
-            row.caption("normalisation: grid, as written", width=SELECT_WIDTH)
-        else:
-            row.selectbox("normalisation", tuning.TUNABLE_METHODS, key=tuning.METHOD + s.name,
-                          width=SELECT_WIDTH)
         row.caption(shares.get(s.name, ""), width=SHARE_WIDTH)
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     row.number_input("at_risk below", 0.0, 100.0, step=1.0, key=tuning.AT_RISK, width=SELECT_WIDTH)
     row.number_input("healthy from", 0.0, 100.0, step=1.0, key=tuning.HEALTHY, width=SELECT_WIDTH)
-    with row.expander("Health component weights (optional)"):
-        for comp in start.health_weights:
-            st.number_input(comp, min_value=0.0, step=5.0, key=tuning.HEALTH + comp)
 
 
 def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
@@ -112,7 +127,8 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
     the band-change matrices and the accounts that change band (and the raw-versus-normalised
     preview in ``previews``, drawn only when open)."""
     saved_r, prop_r = bk.rescorer(page, book, base), bk.rescorer(page, book, proposed)
-    cmp = comparison.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights)
+    cmp = comparison.compare(saved_r, tuning.slider_weights(base), prop_r, proposal.weights,
+                             saved_side=bk.saved_side(page, book, base))
     with previews.expander("Raw value against normalised score, over the book", key="tw_preview",
                            on_change="rerun") as box:
         if box.open:  # drawn only when open
@@ -132,9 +148,9 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
     counts, money = comparison.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
     left, right = st.columns(2)
     left.markdown("**Band change, accounts** (rows: saved band, columns: proposed band)")
-    left.dataframe(counts, width="stretch")
+    left.dataframe(charts.arrow_matrix(counts), width="stretch", hide_index=True)
     right.markdown("**Band change, ARR**")
-    right.dataframe(money, width="stretch", column_config={
+    right.dataframe(charts.arrow_matrix(money), width="stretch", hide_index=True, column_config={
         b: st.column_config.NumberColumn(b, format="localized") for b in money.columns})
     rows = comparison.changed_accounts(cmp.saved_codes, cmp.proposed_codes, arr, within=mine)
     moved = cmp.saved_codes != cmp.proposed_codes
@@ -142,7 +158,7 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
                 + ("" if mine is None else f", {int((moved & mine).sum()):,} of them yours")
                 + (f"; the {len(rows)} largest by ARR:" if len(rows) else ""))
     if len(rows):
-        st.dataframe(charts.linked_accounts(comparison.changed_table(book.inputs, cmp, rows)), hide_index=True,
+        st.dataframe(charts.arrow_linked(comparison.changed_table(book.inputs, cmp, rows)), hide_index=True,
                      width="stretch", column_config={
                          "account": st.column_config.LinkColumn("account", display_text=charts.ACCOUNT_LINK_TEXT),
                          "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR", format="localized"),
@@ -194,7 +210,7 @@ def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
     """The weights, thresholds and health weights, and what the proposal changes: a widget in here
     reruns this function only (Streamlit keeps the arguments of the page's last full run)."""
     proposal = tuning.from_widgets(ss, start)  # this run's values, before the widgets (not a copy of all)
-    weight_widgets(base, start, share_texts(base, proposal))
+    weight_widgets(base, share_texts(base, proposal))
     proposed = tuning.proposed_profile(base, proposal)
     ss["_tw_written"] = tuning.to_params(proposal)
     bk.sync_url(ss["_tw_written"])
@@ -218,6 +234,7 @@ def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
         backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat)
 
 
+setting_widgets(base, start)
 proposal_and_effects(page, base, cat, start, book, as_of)
 
 st.subheader("Save", divider="gray")

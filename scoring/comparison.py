@@ -32,13 +32,20 @@ class Comparison:
     proposed_codes: np.ndarray
 
 
+def side(r: Rescorer, weights: Mapping[str, float]) -> tuple[WhatIf, np.ndarray]:
+    """The book re-scored one way: ``scores.whatif`` (one matrix-vector product) and each account's
+    band code by the rescorer's thresholds and ``new`` rule (``score_book``'s band)."""
+    w = whatif(r, weights)
+    return w, band_codes(w.health, r.bands, new=r.new)
+
+
 def compare(saved: Rescorer, saved_weights: Mapping[str, float], proposed: Rescorer,
-            proposed_weights: Mapping[str, float]) -> Comparison:
-    """Re-score the book both ways: one matrix-vector product each (``scores.whatif``), bands by
-    each rescorer's thresholds and ``new`` rule (``score_book``'s band)."""
-    a, b = whatif(saved, saved_weights), whatif(proposed, proposed_weights)
-    return Comparison(a, b, band_codes(a.health, saved.bands, new=saved.new),
-                      band_codes(b.health, proposed.bands, new=proposed.new))
+            proposed_weights: Mapping[str, float], *,
+            saved_side: tuple[WhatIf, np.ndarray] | None = None) -> Comparison:
+    """Re-score the book both ways (``side``); ``saved_side``: the saved side already computed
+    (it does not change while a proposal does: a page keeps it)."""
+    (a, a_codes), (b, b_codes) = saved_side or side(saved, saved_weights), side(proposed, proposed_weights)
+    return Comparison(a, b, a_codes, b_codes)
 
 
 def band_change(saved: np.ndarray, proposed: np.ndarray, arr: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -189,6 +189,27 @@ def test_changed_table_is_those_rows_of_the_book():
     assert len(comparison.changed_table(inputs, cmp, np.array([], dtype=np.intp))) == 0
 
 
+def test_grids_sent_as_arrow_hold_what_the_frames_hold():
+    from ui import charts
+
+    counts, money = comparison.band_change(np.array([0, 1, 2, 3, 1]), np.array([1, 1, 2, 0, 3]),
+                                           np.array([1.0, np.nan, 3.0, 4.0, 5.0]))
+    for frame in (counts, money):
+        grid = charts.arrow_matrix(frame).to_pandas()
+        assert list(grid.columns) == ["saved band", *BANDS]
+        assert grid["saved band"].tolist() == list(BANDS)
+        np.testing.assert_array_equal(grid[list(BANDS)].to_numpy(), frame.to_numpy())
+    table = pd.DataFrame({"name": pd.array(["<b>x</b>", None], dtype="str"), "csm_owner": ["c", None],
+                          "arr": [5.0, np.nan], "saved_band": ["watch", "new"]},
+                         index=pd.Index(["A 1", "A2"], name="account_id"))
+    arrow, frame = charts.arrow_linked(table).to_pandas(), charts.linked_accounts(table)
+    assert list(arrow.columns) == list(frame.columns) == ["account", "csm_owner", "arr", "saved_band"]
+    assert arrow["account"].tolist() == frame["account"].tolist()
+    assert arrow["account"].tolist()[0] == "Account?account=A%201#%3Cb%3Ex%3C%2Fb%3E"
+    assert arrow["saved_band"].tolist() == ["watch", "new"] and arrow["arr"].iloc[0] == 5.0
+    assert pd.isna(arrow["arr"].iloc[1]) and pd.isna(arrow["csm_owner"].iloc[1])
+
+
 def test_figures_keys_follow_what_the_figures_depend_on():
     from ui import backtest as bk
     from scoring.validate import Backtest

@@ -92,6 +92,19 @@ def _visible(version: Version, inputs_key: str, as_of: dt.date, scope: Scope, _b
     return mask
 
 
+_SAVED = Index(8)
+
+
+def saved_side(page: Page, book: Book, profile: Profile) -> tuple:
+    """``comparison.side`` of the book under ``profile`` as saved (its own weights and thresholds),
+    kept per data version, inputs, date, settings, weights and bands: every slider move compares
+    against the same saved side, so it is computed once."""
+    key = (tuning.inputs_key(profile, book.catalogue), book.as_of, tuning.settings_key(profile),
+           tuple(tuning.slider_weights(profile).items()), profile.bands)
+    return _SAVED.get(page.version, key,
+                      lambda: comparison.side(rescorer(page, book, profile), tuning.slider_weights(profile)))
+
+
 _VISIBLE = Index(16)
 
 
