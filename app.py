@@ -2,8 +2,9 @@
 
 Run with ``streamlit run app.py``. It opens the data file of ``CS_DB`` (else ``data/cs.duckdb``,
 where the demo is built on first start). Every number comes from ``scoring.portfolio`` and
-``scoring.movers``; figures from ``ui.charts``. The filters live in the URL (``bind``), so a
-filtered view is a link people can share. docs/DASHBOARD.md defines every figure.
+``scoring.movers``; figures from ``ui.charts``. The filters and the open section (a tab that
+runs only when open) live in the URL (``bind``), so a view is a link people can share.
+docs/DASHBOARD.md defines every figure.
 """
 import streamlit as st
 
@@ -102,66 +103,76 @@ r[3].metric("Activation rate", "needs value actions" if not act.has_value_action
                  f"{act.activated:,} of {act.judged:,}; {act.in_progress:,} users seen in the last 30 "
                  f"days are left out ({act.in_progress_activated:,} of them already activated).")
 
-st.subheader("Health and ARR by band", divider="gray")
-left, right = st.columns(2)
-left.plotly_chart(charts.health_histogram(pf.health_bins(v.rows)), key="chart_health")
-right.plotly_chart(charts.arr_by_band(k.bands), key="chart_arr")
+# The sections below are tabs that run only when open (on_change="rerun"): a filter change
+# redraws one section's charts, not all five (each Plotly chart costs the browser 60-80 ms on two
+# cores), and computes only what that section shows. The open tab is in the URL (``view``).
+tabs = st.tabs(pf.SECTIONS, key="view", on_change="rerun", bind="query-params")
 
-st.subheader("Breakdown", divider="gray")
-by = st.radio("Per", ["CSM", "Segment"], horizontal=True, key="by", bind="query-params")
-column = {"CSM": "csm_owner", "Segment": "segment"}[by]
-table = pf.breakdown(v.rows, by=column)
-left, right = st.columns([3, 2])
-left.dataframe(table, width="stretch", column_config={
-    column: by, "arr": st.column_config.NumberColumn("ARR", format="localized"),
-    "arr_at_risk": st.column_config.NumberColumn("ARR at risk", format="localized"),
-    "mean_health": st.column_config.NumberColumn("mean health", format="%.1f"),
-    **{f"share_{b}": st.column_config.ProgressColumn(pf.BAND_LABELS[b], format="percent", min_value=0,
-                                                     max_value=1) for b in pf.BANDS}})
-right.plotly_chart(charts.band_mix_bars(table, by_label=by), key="chart_mix")
 
-st.subheader("Renewal pipeline", divider="gray")
-st.plotly_chart(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart_pipeline")
-st.caption("Active accounts by days from the as-of date to renewal_date (0-30 includes the as-of date).")
+def health_and_arr() -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.health_histogram(pf.health_bins(v.rows)), key="chart_health")
+    right.plotly_chart(charts.arr_by_band(k.bands), key="chart_arr")
 
-st.subheader("Band mix over time", divider="gray")
-mix = movers.band_mix_of(  # snapshot rows per account once; a filter counts them in memory
-    page.shared(movers.band_history_by_account, profile_name=profile.name, as_of=as_of), chosen)
-if mix.empty:
-    st.info(f"No score snapshots of the profile {plain(profile.name)} yet. `python -m scoring "
-            "snapshot` stores one; each import backfills weekly history.", icon=":material/history:")
-else:
+
+def breakdown() -> None:
+    by = st.radio("Per", ["CSM", "Segment"], horizontal=True, key="by", bind="query-params")
+    column = {"CSM": "csm_owner", "Segment": "segment"}[by]
+    table = pf.breakdown(v.rows, by=column)
+    left, right = st.columns([3, 2])
+    left.dataframe(table, width="stretch", column_config={
+        column: by, "arr": st.column_config.NumberColumn("ARR", format="localized"),
+        "arr_at_risk": st.column_config.NumberColumn("ARR at risk", format="localized"),
+        "mean_health": st.column_config.NumberColumn("mean health", format="%.1f"),
+        **{f"share_{b}": st.column_config.ProgressColumn(pf.BAND_LABELS[b], format="percent", min_value=0,
+                                                         max_value=1) for b in pf.BANDS}})
+    right.plotly_chart(charts.band_mix_bars(table, by_label=by), key="chart_mix")
+
+
+def renewals() -> None:
+    st.plotly_chart(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart_pipeline")
+    st.caption("Active accounts by days from the as-of date to renewal_date (0-30 includes the as-of date).")
+
+
+def band_mix() -> None:
+    mix = movers.band_mix_of(  # snapshot rows per account once; a filter counts them in memory
+        page.shared(movers.band_history_by_account, profile_name=profile.name, as_of=as_of), chosen)
+    if mix.empty:
+        st.info(f"No score snapshots of the profile {plain(profile.name)} yet. `python -m scoring "
+                "snapshot` stores one; each import backfills weekly history.", icon=":material/history:")
+        return
     changes = movers.version_changes(mix)
     st.plotly_chart(charts.band_history(mix, changes), key="chart_history")
     st.caption(f"Snapshots of profile {plain(profile.name)}, the one made first on each date. " +
                ("Dotted lines mark a profile version change: a jump there may be the profile's, "
                 "not the customers'." if len(changes) else "One profile version throughout."))
 
-st.subheader("Movers since the last snapshot", divider="gray")
-snap = page.shared(movers.previous_snapshot, profile_name=profile.name, before=as_of)
-if snap is None:
-    st.info(f"No snapshot of the profile {plain(profile.name)} before {as_of:%Y-%m-%d} yet, so "
-            "there is nothing to compare with.", icon=":material/history:")
-    st.stop()
-snap = movers.in_view(snap, v.selected, v.keep)
-now_old = None
-if snap.version != (profile.version or 0):
-    try:
-        now_old = page.book(snap.ref, as_of).visible(page.scope)["health_score"]
-        st.caption(f"The snapshot of {snap.as_of:%Y-%m-%d} was made with {plain(snap.ref)}, scores now "
-                   f"with {plain(profile.ref)}: each change is split into customer movement (old "
-                   "profile, then and now) and profile change (both profiles, today's data).")
-    except DataError as exc:
-        st.warning(f"The snapshot's profile {plain(snap.ref)} cannot be loaded ({plain(exc)}), so "
-                   "changes are not split into customer and profile.", icon=":material/warning:")
-st.markdown(f"**Band then ({snap.as_of:%Y-%m-%d}) and now ({as_of:%Y-%m-%d})**, accounts")
-st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"], then_pos=snap.pos, now_pos=v.pos),
-             width="stretch")
-drops = movers.biggest_drops(v.rows, snap, now_old=now_old, now_pos=v.pos)
-st.markdown("**Biggest drops in health**")
-if drops.empty:
-    st.info("No account's health fell since the last snapshot.", icon=":material/check:")
-else:
+
+def movers_since() -> None:
+    snap = page.shared(movers.previous_snapshot, profile_name=profile.name, before=as_of)
+    if snap is None:
+        st.info(f"No snapshot of the profile {plain(profile.name)} before {as_of:%Y-%m-%d} yet, so "
+                "there is nothing to compare with.", icon=":material/history:")
+        return
+    snap = movers.in_view(snap, v.selected, v.keep)
+    now_old = None
+    if snap.version != (profile.version or 0):
+        try:
+            now_old = page.book(snap.ref, as_of).visible(page.scope)["health_score"]
+            st.caption(f"The snapshot of {snap.as_of:%Y-%m-%d} was made with {plain(snap.ref)}, scores now "
+                       f"with {plain(profile.ref)}: each change is split into customer movement (old "
+                       "profile, then and now) and profile change (both profiles, today's data).")
+        except DataError as exc:
+            st.warning(f"The snapshot's profile {plain(snap.ref)} cannot be loaded ({plain(exc)}), so "
+                       "changes are not split into customer and profile.", icon=":material/warning:")
+    st.markdown(f"**Band then ({snap.as_of:%Y-%m-%d}) and now ({as_of:%Y-%m-%d})**, accounts")
+    st.dataframe(movers.band_matrix(snap.rows["band"], v.rows["band"], then_pos=snap.pos, now_pos=v.pos),
+                 width="stretch")
+    drops = movers.biggest_drops(v.rows, snap, now_old=now_old, now_pos=v.pos)
+    st.markdown("**Biggest drops in health**")
+    if drops.empty:
+        st.info("No account's health fell since the last snapshot.", icon=":material/check:")
+        return
     split = ["customer_change", "profile_change"] if now_old is not None else []
     st.dataframe(charts.linked_accounts(drops), hide_index=True, width="stretch", column_order=[
         "account", "csm_owner", "arr", "band_then", "band_now", "health_then", "health_now", "change",
@@ -170,3 +181,9 @@ else:
         "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR", format="localized"),
         **{c: st.column_config.NumberColumn(c.replace("_", " "), format="%.1f") for c in
            ("health_then", "health_now", "change", "customer_change", "profile_change")}})
+
+
+for tab, draw in zip(tabs, (health_and_arr, breakdown, renewals, band_mix, movers_since)):
+    with tab:
+        if tab.open:
+            draw()

@@ -50,9 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
+for _p in (ROOT, ROOT / "tests"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
+from scoring.portfolio import SECTIONS  # noqa: E402  (the Portfolio's tabs)
 from wsclient import DONE_STATUSES, Run, Session, log_tail, serve  # noqa: E402  (needs the path above)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,7 +117,7 @@ Journey = Callable[[Session, Facts, random.Random], Iterator[Step]]
 
 def manager(s: Session, f: Facts, rng: random.Random) -> Iterator[Step]:
     yield "portfolio", s.open("/" + query(segment=rng.choice([None, *f.segments]),
-                                          by=rng.choice(["CSM", "Segment"])))
+                                          by=rng.choice(["CSM", "Segment"]), view=rng.choice(SECTIONS)))
     yield "filter segment", s.set_widget("segment", rng.sample(f.segments, rng.randint(1, 2)))
     yield "filter csm", s.set_widget("csm", rng.sample(f.csms, 1))
     yield "clear csm", s.set_widget("csm", [])
@@ -329,7 +331,7 @@ class BrowserTab:
 
 
 async def browser_portfolio(tab: BrowserTab, f: Facts, rng: random.Random):
-    yield "portfolio", await tab.load("/" + query(segment=rng.choice(f.segments)))
+    yield "portfolio", await tab.load("/" + query(segment=rng.choice(f.segments), view=SECTIONS[1]))
     # the "Per" radio starts at CSM (the URL above does not set it): Segment reruns
     yield "breakdown", await tab.click(tab.page.locator("[data-testid=stRadio]").get_by_text(
         "Segment", exact=True))

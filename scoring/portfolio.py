@@ -35,6 +35,10 @@ BAND_LABELS = {"at_risk": "At risk", "watch": "Watch", "healthy": "Healthy", "ne
 FILTER_COLUMNS = {"csm": "csm_owner", "segment": "segment", "plan": "plan", "region": "region"}
 PIPELINE_DAYS = (30, 60, 90, 120)  # renewal pipeline buckets: 0-30, 31-60, 61-90, 91-120 days
 RISK_HORIZON_DAYS = 90
+# The Portfolio page's sections below the figures, in order: tabs that run only when open; the
+# open one is the URL's ``view`` (the first when none)
+SECTIONS = ("Health and ARR by band", "Per CSM or segment", "Renewal pipeline", "Band mix over time",
+            "Movers since the last snapshot")
 VIEW_COLUMNS = ("name", "segment", "plan", "region", "csm_owner", "arr", "engagement_score",
                 "health_score", "band", "expansion_ready", "data_confidence")
 

@@ -506,6 +506,9 @@ def _use(monkeypatch, db: Path) -> None:
     monkeypatch.setenv("CS_STATE", str(_state_of(db)))
 
 
+SECTIONS = pf.SECTIONS  # the Portfolio's tabs, in order
+
+
 def _run(**params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in params.items():
@@ -530,8 +533,18 @@ def test_page_renders_the_demo_and_filters_through_the_url(demo, demo_book, monk
     for label in ("Logo retention, 12 months", "Net revenue retention", "Expansion MRR, 12 months",
                   "Activation rate"):
         assert m[label].endswith("%") or label.startswith("Expansion"), (label, m[label])
-    assert len(at.get("plotly_chart")) == 5
-    drops = at.dataframe[-1].value
+    # the sections are tabs that run only when open: the first one's two charts, nothing else
+    assert [c.key for c in at.get("plotly_chart")] == ["chart_health", "chart_arr"]
+    assert not at.dataframe and not at.radio
+    assert [t.label for t in at.tabs] == list(SECTIONS)
+    for view, charts_shown in ((SECTIONS[1], ["chart_mix"]), (SECTIONS[2], ["chart_pipeline"]),
+                               (SECTIONS[3], ["chart_history"]), (SECTIONS[4], [])):
+        opened = _run(view=view)
+        assert [c.key for c in opened.get("plotly_chart")] == charts_shown, view
+        assert _metrics(opened) == m, "the figures above the sections do not depend on the open one"
+    breakdown = _run(view=SECTIONS[1])
+    assert breakdown.radio[0].value == "CSM" and len(breakdown.dataframe) == 1
+    drops = _run(view=SECTIONS[4]).dataframe[-1].value
     assert drops["account"].str.startswith("Account?account=").all()
     seg = book.scores["segment"].value_counts().index[-1]
     filtered = _metrics(_run(segment=seg))
@@ -567,7 +580,7 @@ def test_page_splits_movers_when_the_profile_changed(demo, tmp_path, monkeypatch
     version = profiles.save(state, new, author="t", note="heavier first signal")
     profiles.publish(state, old.name, version, author="t")
     _use(monkeypatch, db)
-    at = _run()
+    at = _run(view=SECTIONS[4])
     assert any("customer movement" in c.value for c in at.caption)
     drops = at.dataframe[-1].value
     assert len(drops)
@@ -595,8 +608,8 @@ def test_page_without_mrr_history_or_snapshots(tmp_path, monkeypatch):
     health = book.scores["health_score"].fillna(50)
     assert m["Expected ARR at risk"] == f"{(book.scores['arr'] * (100 - health) / 100).sum():,.0f}"
     assert "No churn-risk model" in next(x.help for x in at.metric if x.label == "Expected ARR at risk")
-    infos = " ".join(i.value for i in at.info)
-    assert "No score snapshots" in infos and "nothing to compare with" in infos
+    assert "No score snapshots" in " ".join(i.value for i in _run(view=SECTIONS[3]).info)
+    assert "nothing to compare with" in " ".join(i.value for i in _run(view=SECTIONS[4]).info)
     assert _metrics(_run(renewal_within="45"))["Active on 2024-12-03"] == "1"  # A1 renews 2025-01-10
 
 

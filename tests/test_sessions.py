@@ -31,6 +31,7 @@ import pytest
 
 from bench.load_bench import Facts, check, discover_pages, pct, query, scripted_load
 from conftest import ROOT
+from scoring.portfolio import SECTIONS
 from wsclient import Run, Session, differences, log_tail, serve
 
 ACCOUNTS = 300
@@ -83,10 +84,11 @@ def with_param(q: str, name: str, value: str) -> str:
 
 def urls(f: Facts) -> tuple[list[str], list[str], list[str]]:
     """Portfolio queries, Account deep links and the other pages, for the store ``f``."""
-    portfolio = [query(segment=f.segments[-1]),
-                 query(segment=list(f.segments[:2]), by="Segment"),
-                 query(csm=f.csms[0], region=f.regions[0]),
-                 query(plan=f.plans[0], renewal_within=180)]
+    per = SECTIONS[1]  # the section with the "Per" radio the even sessions change
+    portfolio = [query(segment=f.segments[-1], view=per),
+                 query(segment=list(f.segments[:2]), by="Segment", view=per),
+                 query(csm=f.csms[0], region=f.regions[0], view=per),
+                 query(plan=f.plans[0], renewal_within=180, view=per)]
     accounts = [f"/Account{query(account=a)}" for a in f.accounts[::4]]
     others = [f"/{p}" for p in sorted(f.pages) if p not in ("", "Account")]
     if "At_risk" in f.pages:

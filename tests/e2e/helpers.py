@@ -332,6 +332,10 @@ class App:
         self.act(lambda: self.page.get_by_role("option", name=option, exact=True).click())
         self.page.keyboard.press("Escape")
 
+    def tab(self, label: str) -> None:
+        """Open the tab ``label`` (tabs that run only when open rerun the page)."""
+        self.act(lambda: self.page.get_by_role("tab", name=label, exact=True).click())
+
     def fill(self, label: str, value: str, *, submit: bool = True) -> None:
         """Type into the text or number input ``label``; Enter sends it (a rerun)."""
         box = self.page.get_by_label(label, exact=True)

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
+from scoring.portfolio import SECTIONS
+
 from .helpers import (TEST_SERVER_ARGS, App, make_site, parse_csv, read_back, server_env,
                       streamlit_server)
 
@@ -312,9 +314,11 @@ def test_manager_review(demo, session):
 
     app = session.new_app().goto("/")
     expect(app.page.get_by_text("Showing: all accounts", exact=True)).to_be_visible()
+    everyone_hist = chart_total(app, "chart_health")  # the first section, open by default
+    app.tab(SECTIONS[1])  # the breakdown per CSM, which the checks below read with the KPIs
+    assert query_of(app.page.url)["view"] == [SECTIONS[1]]
     everyone = portfolio_figures(app, breakdown_rows=len({a["csm_owner"] for a in demo.accounts}))
     assert everyone["accounts"] == len(demo.accounts)
-    everyone_hist = chart_total(app, "chart_health")
 
     app.multiselect("Segment", segment)
     seg = portfolio_figures(app, breakdown_rows=len(csms[segment]))
@@ -330,20 +334,26 @@ def test_manager_review(demo, session):
     assert list(f["breakdown"]) == [csm]
     assert 0 < f["active"] <= f["accounts"] and f["active"] < seg["active"]
 
-    # the charts follow
+    # the charts follow, in each section
+    def mix_follows() -> None:
+        mix = app.plotly("chart_mix")
+        assert {y for t in mix for y in t["y"]} == {csm}, "the band mix chart shows other CSMs"
+
     def charts_follow() -> None:
         hist = chart_total(app, "chart_health")
         assert f["active"] - f["bands"][3] <= hist <= f["active"], \
             f"the health histogram holds {hist} accounts, {f['active']} are active"
         assert hist < everyone_hist
         assert abs(chart_total(app, "chart_arr") - f["arr"]) <= 2, "ARR by band differs from the ARR KPI"
-        mix = app.plotly("chart_mix")
-        assert {y for t in mix for y in t["y"]} == {csm}, "the band mix chart shows other CSMs"
 
+    app.eventually(mix_follows)
+    app.tab(SECTIONS[0])
     app.eventually(charts_follow)
     histogram = app.plotly("chart_health")
 
     # open the biggest drop
+    app.tab(SECTIONS[4])
+    assert query_of(app.page.url)["view"] == [SECTIONS[4]] and query_of(app.page.url)["csm"] == [csm]
     drops = app.page.get_by_test_id("stDataFrame").last
     first = app.grid_rows(drops)[0]
     mover_id, mover_name = link_target(first["account"])
