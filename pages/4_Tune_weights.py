@@ -27,7 +27,7 @@ from ui.auth import require_permission
 from ui.frame import frame, plain
 
 GRID_HELP = "A grid's points say how good each range is, so direction does not apply."
-SELECT_WIDTH, SHARE_WIDTH, LABEL_WIDTH = 170, 130, 260  # pixels; a slider takes the rest of its row
+SELECT_WIDTH, LABEL_WIDTH = 170, 260  # pixels, of a select box and of a signal's name beside two
 
 page = frame("Tune weights")
 if page.facts.as_of is None:
@@ -108,15 +108,16 @@ def setting_widgets(base, start) -> None:
 
 
 def weight_widgets(base, shares: dict[str, str]) -> None:
-    """A slider per signal with its share (``shares``; the session holds this run's values before
-    the widgets are drawn) and the band thresholds: what a slider move reruns. One horizontal row
-    per signal, not columns: a move resends every element of the part it reruns, and each block
-    is one more message."""
+    """A slider per signal, its share of engagement in its label (``shares``; the session holds
+    this run's values before the widgets are drawn), and the band thresholds: what a slider move
+    reruns. The share rides in the label, not in an element beside the slider: a move resends every
+    element of the part it reruns (two fewer per signal), and a keyed slider keeps its value when
+    only its label changes (Streamlit takes the key, range and step as its identity)."""
     st.subheader("Signal weights", divider="gray")
     for s in base.signals:
-        row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-        row.slider(plain(s.label), 0.0, tuning.WEIGHT_MAX, step=0.5, key=tuning.WEIGHT + s.name)
-        row.caption(shares.get(s.name, ""), width=SHARE_WIDTH)
+        share = shares.get(s.name)
+        st.slider(plain(s.label) + (f" · {share}" if share else ""), 0.0, tuning.WEIGHT_MAX, step=0.5,
+                  key=tuning.WEIGHT + s.name)
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     row.number_input("at_risk below", 0.0, 100.0, step=1.0, key=tuning.AT_RISK, width=SELECT_WIDTH)
     row.number_input("healthy from", 0.0, 100.0, step=1.0, key=tuning.HEALTHY, width=SELECT_WIDTH)
@@ -210,18 +211,18 @@ def proposal_and_effects(page, base, cat, start, book, as_of) -> None:
     """The weights, thresholds and health weights, and what the proposal changes: a widget in here
     reruns this function only (Streamlit keeps the arguments of the page's last full run)."""
     proposal = tuning.from_widgets(ss, start)  # this run's values, before the widgets (not a copy of all)
-    weight_widgets(base, share_texts(base, proposal))
     proposed = tuning.proposed_profile(base, proposal)
-    ss["_tw_written"] = tuning.to_params(proposal)
-    bk.sync_url(ss["_tw_written"])
     try:
         profiles.validate(proposed)
         problems = []
     except DataError as exc:
         problems = getattr(exc, "problems", [str(exc)])
-    if not problems:  # the proposal's backtest figures start now, on a worker thread
+    if not problems:  # the proposal's backtest figures start first, on a worker thread
         saved_bt, bt = bk.backtest(page, base, cat), bk.backtest(page, proposed, cat)
         proposed_figures = None if isinstance(bt, str) else bk.figures_soon(page, bt, cat)
+    weight_widgets(base, share_texts(base, proposal))
+    ss["_tw_written"] = tuning.to_params(proposal)
+    bk.sync_url(ss["_tw_written"])
     total = sum(proposal.weights.values())
     st.caption(f"Total weight {total:g}. Weights are relative: a signal's share of engagement is its weight "
                f"over the total, then no signal above max_signal_share ({base.max_signal_share:.0%}), "

@@ -35,7 +35,7 @@ from scoring.outcomes import rank_auc
 from scoring.portfolio import BAND_LABELS
 from scoring.profile import Bands, demo_profile
 from scoring.scope import Scope
-from scoring.scores import BANDS, score_book
+from scoring.scores import BANDS, effective_shares, score_book
 from scoring.state import StateStore
 from scoring.store import DataStore
 from scoring.validate import backtest_frame, quick_figures
@@ -348,6 +348,15 @@ def test_slider_move_rescores_the_book_as_score_book_does(env):
     at.slider(key="w.reports_generated").set_value(0.0)
     after = bands_of(run(at))
     assert after != before
+    # each slider's label says its share of engagement under the proposal; the values stay put
+    sliders = {x.key: x for x in at.slider if x.key.startswith(tuning.WEIGHT)}
+    weights = {k[len(tuning.WEIGHT):]: x.value for k, x in sliders.items()}
+    shares = dict(zip(weights, effective_shares(list(weights.values()), demo_profile().max_signal_share)))
+    assert sliders["w.logins"].value == 100.0 and sliders["w.reports_generated"].value == 0.0
+    for name, x in sliders.items():
+        share = shares[name[len(tuning.WEIGHT):]]
+        assert x.label.split(" · ")[1].startswith(f"share {share:.1%}"), (x.label, share)
+    assert sliders["w.reports_generated"].label.endswith("share 0.0%")
     ds = DataStore(db)
     with ds.cursor() as con:
         base, cat = resolve_profile(con, StateStore(state), "classic@1")

@@ -210,14 +210,17 @@ def test_what_if_tuning(server, sessions):
     assert off_diagonal(before["matrix"]) == 0 and before["changed"] == 0
     assert before["metrics"]["ROC AUC, proposed"] == before["metrics"]["ROC AUC, saved"]
 
-    labels = app.page.get_by_test_id("stSlider").get_by_test_id("stWidgetLabel").all_inner_texts()
-    assert len(labels) >= 2
-    down, up = labels[0], labels[-1]
-    for label, key, value in ((down, "Home", "0"), (up, "End", "100")):
-        thumb = app.widget("stSlider", label).locator("input[type=range]")
+    # the first and last weight sliders (by place: a label carries the signal's share, which moves)
+    sliders = app.page.get_by_test_id("stSlider")
+    labels = sliders.get_by_test_id("stWidgetLabel").all_inner_texts()
+    assert len(labels) >= 2 and all(" · share " in x for x in labels), labels
+    down, up = 0, len(labels) - 1
+    for at, key, value in ((down, "Home", "0"), (up, "End", "100")):
+        thumb = sliders.nth(at).locator("input[type=range]")
         thumb.focus()
         app.act(lambda: thumb.press(key))
         assert thumb.input_value() == value
+    assert sliders.nth(down).get_by_test_id("stWidgetLabel").inner_text().endswith("share 0.0%")
 
     def moved() -> dict:  # and all parts of the page agree (tables draw a few frames late)
         f = tuning_figures(app)
@@ -262,8 +265,8 @@ def test_what_if_tuning(server, sessions):
     other = sessions(server.url).new_app()
     other.page.goto(proposal_url)
     other.settled()
-    for label, value in ((down, "0"), (up, "100")):
-        assert other.widget("stSlider", label).locator("input[type=range]").input_value() == value
+    for at, value in ((down, "0"), (up, "100")):
+        assert other.page.get_by_test_id("stSlider").nth(at).locator("input[type=range]").input_value() == value
 
     def same() -> None:
         again = tuning_figures(other)
