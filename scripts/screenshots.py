@@ -18,20 +18,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from e2e.helpers import (Session, browser_problem, build_demo, chromium, make_site,  # noqa: E402
                          server_env, streamlit_server)
+from scoring.portfolio import SECTIONS  # noqa: E402
 
 # Screenshot args on top of config.toml: no "Deploy" button in the pictures.
 SERVER_ARGS = ("--client.toolbarMode", "minimal")
 
 
 def pages() -> list[tuple[str, str]]:
-    """(file slug, URL path) of every page, in the menu's order: Portfolio first."""
-    found = [("portfolio", "/")]
+    """(file slug, URL path) of every page, in the menu's order: Portfolio first, then its movers
+    section (a tab, opened by its link)."""
+    found = [("portfolio", "/"), ("portfolio-movers", "/?" + urlencode({"view": SECTIONS[-1]}))]
     for script in sorted(ROOT.glob("pages/*.py"), key=lambda p: (int(p.name.split("_")[0]), p.name)):
         name = re.sub(r"^\d+_", "", script.stem)  # Streamlit's URL path: the name without "N_"
         found.append((name.lower().replace("_", "-"), "/" + name))
