@@ -159,7 +159,7 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
                 + ("" if mine is None else f", {int((moved & mine).sum()):,} of them yours")
                 + (f"; the {len(rows)} largest by ARR:" if len(rows) else ""))
     if len(rows):
-        st.dataframe(charts.arrow_linked(comparison.changed_table(book.inputs, cmp, rows)), hide_index=True,
+        st.dataframe(charts.linked_accounts(comparison.changed_table(book.inputs, cmp, rows)), hide_index=True,
                      width="stretch", column_config={
                          "account": st.column_config.LinkColumn("account", display_text=charts.ACCOUNT_LINK_TEXT),
                          "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR", format="localized"),

@@ -495,7 +495,8 @@ def test_links_and_chart_labels_keep_untrusted_text_inert():
     assert links.iloc[2] == "Account?account=Z#Z"  # no name: the id
     assert charts.safe_label("<a href='x'>y</a> & z") == "&lt;a href='x'&gt;y&lt;/a&gt; &amp; z"
     table = pd.DataFrame({"name": names, "arr": [1, 2, 3]})
-    assert list(charts.linked_accounts(table).columns) == ["account", "arr"]
+    linked = charts.linked_accounts(table)
+    assert linked.column_names == ["account", "arr"] and linked["account"].to_pylist() == links.tolist()
 
 
 # ---------------------------------------------------------------- the page

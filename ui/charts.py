@@ -44,14 +44,6 @@ def account_links(ids: pd.Index | pd.Series, names: pd.Series) -> pd.Series:
                       for i, n in zip(ids, names.fillna(ids))], index=names.index)
 
 
-def linked_accounts(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` (index account_id, column name) with the name replaced by an ``account`` link
-    column in front, for ``st.column_config.LinkColumn(display_text=ACCOUNT_LINK_TEXT)``."""
-    out = table.drop(columns=["name"])
-    out.insert(0, "account", account_links(table.index, table["name"]))
-    return out
-
-
 def arrow_matrix(frame: pd.DataFrame) -> pa.Table:
     """A small labelled matrix (row labels in its named index) as an Arrow table with the labels
     as its first column, for ``st.dataframe(..., hide_index=True)``: the grid looks the same, and
@@ -61,8 +53,10 @@ def arrow_matrix(frame: pd.DataFrame) -> pa.Table:
                      **{str(c): frame[c].to_numpy() for c in frame.columns}})
 
 
-def arrow_linked(table: pd.DataFrame) -> pa.Table:
-    """``linked_accounts(table)`` as an Arrow table (the account link column first, no index)."""
+def linked_accounts(table: pd.DataFrame) -> pa.Table:
+    """``table`` (index account_id, column name) with the name replaced by an ``account`` link
+    column in front, for ``st.column_config.LinkColumn(display_text=ACCOUNT_LINK_TEXT)``; as an
+    Arrow table (no index), which Streamlit sends as it is instead of converting a pandas frame."""
     links = account_links(table.index, table["name"])
     return pa.table({"account": pa.array(links.tolist(), type=pa.string()),
                      **{str(c): pa.array(np.asarray(table[c].array), from_pandas=True)
