@@ -72,7 +72,7 @@ def _rescorer(version: Version, inputs_key: str, as_of: dt.date, settings: str, 
     return prepare_rescore(_book.inputs, normalised, _profile)
 
 
-_RESCORERS = Index(8)  # ui.hot: a slider move finds these without Streamlit's argument hashing
+_RESCORERS = Index(4)  # ui.hot: a slider move finds these without Streamlit's argument hashing
 
 
 def rescorer(page: Page, book: Book, profile: Profile) -> Rescorer:
@@ -92,7 +92,7 @@ def _visible(version: Version, inputs_key: str, as_of: dt.date, scope: Scope, _b
     return mask
 
 
-_SAVED = Index(8)
+_SAVED = Index(4)
 
 
 def saved_side(page: Page, book: Book, profile: Profile) -> tuple:
@@ -169,7 +169,7 @@ def backtest(page: Page, profile: Profile, catalogue: pd.DataFrame, *, horizon: 
     return dataclasses.replace(bt, profile=profile, score=score)  # the same arrays, this profile
 
 
-_DATES, _BACKTESTS = Index(16), Index(8)
+_DATES, _BACKTESTS = Index(16), Index(4)
 
 
 def document_key(profile: Profile, catalogue: pd.DataFrame) -> str:

@@ -11,7 +11,9 @@ is copied, and the first caller still gets Streamlit's spinner and its one compu
 
 Entries of one data version only: the first lookup for a new version (an import swapped a new
 file in) empties the index, so it never keeps an old book alive. Bounded (least recently used
-leaves first) and safe across the server's session threads.
+leaves first) and safe across the server's session threads. An object the Streamlit cache has
+let go can live on here until the index lets go too, so for large objects (prepared books and
+backtests: hundreds of MB at 1M accounts) the index is kept smaller than the cache behind it.
 """
 from __future__ import annotations
 
