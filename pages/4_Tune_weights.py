@@ -8,8 +8,8 @@ URL (``scoring.tuning``), so a link reopens it exactly. docs/DASHBOARD.md define
 The sliders, the band thresholds and everything they change are one ``st.fragment``: a move
 reruns that part only, not the menu, the banner, the base-profile pickers, the directions,
 normalisations and health weights (an expander above: changed now and then, each change
-preparing the what-if anew) or the save form (the proposal's backtest figures are computed on a
-worker thread while the book's part is drawn, ``bk.figures_soon``).
+preparing the what-if anew) or the save form. The proposal's backtest figures start first, on a
+worker thread, while the sliders and the book's part are drawn (``bk.figures_soon``).
 """
 import datetime as dt
 
@@ -73,7 +73,7 @@ except DataError as exc:
 
 
 def share_texts(base, proposal) -> dict[str, str]:
-    """Each signal's share of engagement under the proposed weights, as shown beside its slider."""
+    """Each signal's share of engagement under the proposed weights, as its slider's label says."""
     weights = list(proposal.weights.values())
     total = sum(weights)
     if total <= 0:
@@ -177,12 +177,12 @@ def backtest_effects(page, saved_bt, bt, proposed_figures, proposal, cat) -> Non
     old, new = bk.figures(page, saved_bt, cat), proposed_figures()  # each profile's own weights
     st.caption(f"As `python -m scoring validate` with these weights: {len(bt.dates)} as-of dates "
                f"{bt.dates[0].as_of} to {bt.dates[-1].as_of}, churn within {bt.horizon} days.")
-    m = [st.container(horizontal=True)] * 3  # one row of three metrics
-    m[0].metric("ROC AUC, proposed", comparison.auc_text(new["auc"]),
+    row = st.container(horizontal=True)
+    row.metric("ROC AUC, proposed", comparison.auc_text(new["auc"]),
                 delta=None if None in (old["auc"], new["auc"]) or old["auc"] == new["auc"]
                 else f"{new['auc'] - old['auc']:+.3f}")
-    m[1].metric("ROC AUC, saved", comparison.auc_text(old["auc"]))
-    m[2].metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
+    row.metric("ROC AUC, saved", comparison.auc_text(old["auc"]))
+    row.metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
     st.dataframe(comparison.quick_table(old, new), width="stretch")
     for why in sorted(set(new["reasons"].values())):
         st.caption(f"n/a: {plain(why)}")

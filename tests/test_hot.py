@@ -70,3 +70,35 @@ def test_threads_get_one_object_once_made():
     assert not errors
     assert all(x is first for x in seen) and len(seen) == 1600
     assert len(index) <= 8
+
+
+def test_page_shared_hands_every_rerun_the_same_object_per_version_scope_and_arguments(tmp_path):
+    import os
+
+    import duckdb
+
+    from scoring.scope import Scope
+    from scoring.store import DataStore
+    from ui.frame import Page
+
+    path = tmp_path / "cs.duckdb"
+    duckdb.connect(str(path)).close()
+    calls = []
+
+    def rows(ds, *, scope, n, tags=()):  # a query function of the core's shape
+        calls.append((scope.label, n, tuple(tags)))
+        return {"n": n, "scope": scope.label, "tags": list(tags)}
+
+    everyone, mine = Scope.everyone(), Scope(frozenset({"a@x"}), "CSM a@x")
+    page = Page(DataStore(path), everyone, None)
+    first = page.shared(rows, n=1)
+    assert page.shared(rows, n=1) is first and len(calls) == 1
+    assert page.shared(rows, n=2) is not first and len(calls) == 2
+    theirs = Page(DataStore(path), mine, None).shared(rows, n=1)
+    assert theirs["scope"] == "CSM a@x" and theirs is not first and len(calls) == 3
+    # an argument Python cannot hash goes through Streamlit's cache only, and still answers
+    assert page.shared(rows, n=1, tags=["x"])["tags"] == ["x"]
+    # a new data file (an import swapped in): computed again, not the old version's object
+    os.utime(path, ns=(1, 1))
+    again = Page(DataStore(path), everyone, None).shared(rows, n=1)
+    assert again == first and again is not first and calls[-1] == ("all accounts", 1, ())

@@ -205,10 +205,11 @@ _WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="figures")
 
 
 def figures_soon(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> Callable[[], dict]:
-    """``figures(page, bt, catalogue)`` started on a worker thread; call the result to wait for it. A slider
-    move draws the book's part of Tune weights meanwhile: the figures' sorts and counts run in
-    NumPy without the interpreter lock, so on two cores most of their time is hidden. The worker
-    runs with this rerun's script context (the same cache, the same session)."""
+    """``figures(page, bt, catalogue)`` started on a worker thread; call the result to wait for it.
+    A slider move draws the sliders and the book's part of Tune weights meanwhile; the figures'
+    sorts and products run in NumPy without the interpreter lock, but their Python parts share it
+    with the drawing, so the gain measured is a few ms (bench/README.md). The worker runs with this
+    rerun's script context (the same cache, the same session)."""
     ctx = get_script_run_ctx()
 
     def work() -> dict:

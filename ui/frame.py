@@ -31,6 +31,7 @@ from scoring.scope import Scope
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
 from ui.auth import current_viewer, gate, show_viewer
+from ui.hot import Index
 from ui.process import setup_once
 from ui.source import open_store
 
@@ -58,6 +59,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def _cached(_fn: Callable[..., Any], name: str, _ds: DataStore, version: Version, scope: Scope,
             kwargs: dict[str, Any]) -> Any:
     return _fn(_ds, scope=scope, **kwargs)
+
+
+_SHARED = Index(16)  # ui.hot, in front of _shared: large per-account results, so fewer than it holds
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -90,7 +94,18 @@ class Page:
         """``query``, but every rerun gets the same object, not a copy: for large results a page
         only reads (``st.cache_data`` unpickles its copy on every rerun: 10-60 ms for a
         100,000-row frame). The caller must not change what it gets."""
-        result = _shared(fn, f"{fn.__module__}.{fn.__qualname__}", self.ds, self.ds.version, self.scope, kwargs)
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        key = (name, self.scope, tuple(sorted(kwargs.items())))
+
+        def make() -> Any:
+            return _shared(fn, name, self.ds, self.ds.version, self.scope, kwargs)
+
+        try:
+            hash(key)
+        except TypeError:  # an argument Python cannot hash: Streamlit's own hasher only
+            key = None
+        # otherwise found without Streamlit's argument hashing (ui/hot.py)
+        result = make() if key is None else _SHARED.get(self.ds.version, key, make)
         _swap_hook(self.ds)
         return result
 
