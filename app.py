@@ -10,7 +10,7 @@ import streamlit as st
 
 from scoring import movers, portfolio as pf, retention as rt
 from scoring.errors import DataError
-from ui import charts
+from ui import charts, plot
 from ui.frame import frame, plain, plural
 
 page = frame("Portfolio")
@@ -111,8 +111,8 @@ tabs = st.tabs(pf.SECTIONS, key="view", on_change="rerun", bind="query-params")
 
 def health_and_arr() -> None:
     left, right = st.columns(2)
-    left.plotly_chart(charts.health_histogram(pf.health_bins(v.rows)), key="chart_health")
-    right.plotly_chart(charts.arr_by_band(k.bands), key="chart_arr")
+    plot.show(charts.health_histogram(pf.health_bins(v.rows)), key="chart_health", where=left)
+    plot.show(charts.arr_by_band(k.bands), key="chart_arr", where=right)
 
 
 def breakdown() -> None:
@@ -126,11 +126,11 @@ def breakdown() -> None:
         "mean_health": st.column_config.NumberColumn("mean health", format="%.1f"),
         **{f"share_{b}": st.column_config.ProgressColumn(pf.BAND_LABELS[b], format="percent", min_value=0,
                                                          max_value=1) for b in pf.BANDS}})
-    right.plotly_chart(charts.band_mix_bars(table, by_label=by), key="chart_mix")
+    plot.show(charts.band_mix_bars(table, by_label=by), key="chart_mix", where=right)
 
 
 def renewals() -> None:
-    st.plotly_chart(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart_pipeline")
+    plot.show(charts.renewal_pipeline(pf.renewal_pipeline(v.rows)), key="chart_pipeline")
     st.caption("Active accounts by days from the as-of date to renewal_date (0-30 includes the as-of date).")
 
 
@@ -142,7 +142,7 @@ def band_mix() -> None:
                 "snapshot` stores one; each import backfills weekly history.", icon=":material/history:")
         return
     changes = movers.version_changes(mix)
-    st.plotly_chart(charts.band_history(mix, changes), key="chart_history")
+    plot.show(charts.band_history(mix, changes), key="chart_history")
     st.caption(f"Snapshots of profile {plain(profile.name)}, the one made first on each date. " +
                ("Dotted lines mark a profile version change: a jump there may be the profile's, "
                 "not the customers'." if len(changes) else "One profile version throughout."))

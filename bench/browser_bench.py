@@ -95,7 +95,9 @@ SETTLED_JS = f"""n => {{
   const ok = !!bb && bb.done > n
     && document.querySelector('{DONE}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
-    && document.querySelector('[data-stale=true]') === null;
+    && document.querySelector('[data-stale=true]') === null
+    && [...document.querySelectorAll('.stBidiComponent')]  // every chart drawn (ui/plot.js)
+         .every(c => c.closest('.st-key-plotly_preload') || c.querySelector('.cs-chart[data-drawn=true]'));
   if (ok) bb.t1 = performance.now();
   return ok;
 }}"""

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from scoring import account, explain, feedback
+from ui import plot
 from ui.auth import current_viewer
 from ui.frame import frame, plain
 
@@ -84,9 +85,9 @@ else:
     st.markdown(f"**Biggest lever:** {plain(e.lever or 'none: every signal is at or above the peer median')}")
     parts = account.contributions(book, account_id)
     parts["label"] = parts["label"].map(lambda t: html.escape(t, quote=False))  # Plotly reads tags
-    st.plotly_chart(px.bar(parts, x="points", y="label", color="kind", orientation="h",
-                           title="What health is made of (points; they add up to the health score)"),
-                    key="contributions")
+    plot.show(px.bar(parts, x="points", y="label", color="kind", orientation="h",
+                     title="What health is made of (points; they add up to the health score)"),
+              key="contributions")
     st.dataframe(account.signal_table(e), hide_index=True, width="stretch",
                  column_config={"change": PCT, "points in health": NUM, "points vs peers": NUM})
     st.dataframe(account.component_table(e), hide_index=True, width="stretch", column_config={
@@ -113,7 +114,7 @@ else:
     fig.add_hline(y=book.profile.bands.at_risk_below, line_dash="dot", annotation_text="at risk below")
     fig.add_hline(y=book.profile.bands.healthy_from, line_dash="dot", annotation_text="healthy from")
     fig.update_yaxes(range=[0, 100])
-    st.plotly_chart(fig, key="history")
+    plot.show(fig, key="history")
     st.caption("Band lines are the current profile's thresholds. Diamonds mark snapshots scored "
                "with another profile version than the one before.")
     earlier = hist[hist.as_of < as_of].reset_index(drop=True)
@@ -148,9 +149,9 @@ usage = page.query(account.weekly_usage, account_id=account_id, as_of=as_of,
 if usage.events.sum() == 0:
     st.info(f"No usage events in the {account.USAGE_WEEKS} weeks before {as_of}.")
 else:
-    st.plotly_chart(px.bar(usage, x="week_start", y="events", color="kind",
-                           labels={"week_start": "week from", "events": "events (sum of quantity)"}),
-                    key="usage")
+    plot.show(px.bar(usage, x="week_start", y="events", color="kind",
+                     labels={"week_start": "week from", "events": "events (sum of quantity)"}),
+              key="usage")
 
 people, tickets, invoices, nps = st.tabs(["Contacts", "Open tickets", "Overdue invoices", "NPS answers"])
 for tab, fn, empty in (

@@ -22,7 +22,7 @@ from scoring.profile import DIRECTIONS
 from scoring.scores import effective_shares
 from scoring.validate import quick_figures
 from ui import backtest as bk
-from ui import charts
+from ui import charts, plot
 from ui.auth import require_permission
 from ui.frame import frame, plain
 
@@ -136,7 +136,7 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
             cols = st.columns(3)
             for j, s in enumerate(base.signals):
                 x, y = comparison.preview(book.inputs[s.name].to_numpy(dtype=float), prop_r.normalised.matrix[:, j])
-                cols[j % 3].plotly_chart(bk.preview_chart(x, y, s.label), key=f"tw_px_{s.name}")
+                plot.show(bk.preview_chart(x, y, s.label), key=f"tw_px_{s.name}", where=cols[j % 3])
 
     st.subheader(f"The book as of {as_of:%Y-%m-%d}: saved against proposed", divider="gray")
     row = st.container(horizontal=True)
@@ -144,7 +144,7 @@ def book_effects(page, base, proposed, proposal, book, as_of, previews) -> None:
         old, new = cmp.saved.band_counts[band], cmp.proposed.band_counts[band]
         row.metric(BAND_LABELS[band], f"{new:,}", delta=f"{new - old:+,}" if new != old else None,
                    delta_color="off", help=f"Accounts in the band: {old:,} saved, {new:,} proposed.")
-    st.plotly_chart(bk.histogram_chart(cmp.saved.histogram, cmp.proposed.histogram), key="tw_hist")
+    plot.show(bk.histogram_chart(cmp.saved.histogram, cmp.proposed.histogram), key="tw_hist")
     arr, mine = book.inputs["arr"].to_numpy(float), bk.visible(page, book)
     counts, money = comparison.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
     left, right = st.columns(2)

@@ -11,6 +11,7 @@ import streamlit as st
 from scoring import comparison
 from scoring.errors import DataError
 from ui import backtest as bk
+from ui import plot
 from ui.frame import frame, plain
 
 HORIZONS = (30, 60, 90, 180)
@@ -62,8 +63,8 @@ st.dataframe(pd.DataFrame({r: comparison.headline(x[1]) for r, x in runs.items()
              width="stretch", column_config={r: st.column_config.NumberColumn(r, format="%.4g") for r in runs})
 left, right = st.columns(2)
 curves = {r: comparison.roc_curve(*comparison.pooled_scores(x[0])) for r, x in runs.items()}
-left.plotly_chart(bk.roc_chart({r: cv for r, cv in curves.items() if len(cv[0])}), key="val_roc")
-right.plotly_chart(bk.decile_chart(rep["deciles"]), key="val_deciles")
+plot.show(bk.roc_chart({r: cv for r, cv in curves.items() if len(cv[0])}), key="val_roc", where=left)
+plot.show(bk.decile_chart(rep["deciles"]), key="val_deciles", where=right)
 right.caption("Bars only where the decile has enough churned to judge (Wilson 95% intervals).")
 
 st.subheader("Floors", divider="gray")
@@ -80,14 +81,14 @@ bands = pd.DataFrame(rep["bands"]).T[["accounts", "share", "churned", "churn_rat
 left, right = st.columns([3, 2])
 left.dataframe(bands.astype(float), width="stretch", column_config={
     c: st.column_config.NumberColumn(c.replace("_", " "), format="%.3g") for c in bands.columns})
-right.plotly_chart(bk.band_outcomes_chart(rep["bands"]), key="val_bands")
+plot.show(bk.band_outcomes_chart(rep["bands"]), key="val_bands", where=right)
 
 st.subheader("Churn risk: calibration", divider="gray")
 risk = rep["churn_risk"]
 if risk["fit"] is None:
     st.info(plain(risk["reason"]), icon=":material/info:")
 else:
-    st.plotly_chart(bk.calibration_chart(risk["calibration"]), key="val_calibration")
+    plot.show(bk.calibration_chart(risk["calibration"]), key="val_calibration")
     st.caption(f"{plain(risk['fit']['about'])}. Brier score {risk['brier']:.4f}. The fit's snapshots can "
                "overlap these dates: this shows the fit is sound, not how it does on new dates.")
 

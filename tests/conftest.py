@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -86,3 +87,12 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "scoring", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or ROOT, timeout=300)
+
+
+def chart_figures(at) -> dict[str, dict]:
+    """The Plotly charts an AppTest page drew (``ui.plot.show``), by key: each figure as the
+    plotly JSON the browser gets (``data``, ``layout``, ``config``)."""
+    from ui import plot
+
+    return {e.key: json.loads(json.loads(e.proto.json)["figure"]) for e in at.get("bidi_component")
+            if e.proto.component_name == plot.COMPONENT and e.key != plot.PRELOAD_KEY}

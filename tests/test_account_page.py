@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.frame
-from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, write_csv
+from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, chart_figures, write_csv
 from scoring import account, current, explain, feedback
 from scoring.demo import build_demo
 from scoring.history import resolve_profile
@@ -222,7 +222,7 @@ def test_deep_link_shows_the_account_scores_and_drivers(env):
     assert any("from value actions" in t for t in values(at.text))
     signals = at.dataframe[0].value
     assert list(signals["signal"]) == list(e.signals.label)
-    assert len(at.get("plotly_chart")) == 3  # contributions, history, usage
+    assert list(chart_figures(at)) == ["contributions", "history", "usage"]
     assert f"Scored with profile {plain(book.profile.ref)} as of {book.as_of}" in " ".join(values(at.caption))
 
 

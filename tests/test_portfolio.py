@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, write_csv
+from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, chart_figures, write_csv
 from scoring import movers as mv
 from scoring import portfolio as pf
 from scoring import retention as rt
@@ -535,13 +535,13 @@ def test_page_renders_the_demo_and_filters_through_the_url(demo, demo_book, monk
                   "Activation rate"):
         assert m[label].endswith("%") or label.startswith("Expansion"), (label, m[label])
     # the sections are tabs that run only when open: the first one's two charts, nothing else
-    assert [c.key for c in at.get("plotly_chart")] == ["chart_health", "chart_arr"]
+    assert list(chart_figures(at)) == ["chart_health", "chart_arr"]
     assert not at.dataframe and not at.radio
     assert [t.label for t in at.tabs] == list(SECTIONS)
     for view, charts_shown in ((SECTIONS[1], ["chart_mix"]), (SECTIONS[2], ["chart_pipeline"]),
                                (SECTIONS[3], ["chart_history"]), (SECTIONS[4], [])):
         opened = _run(view=view)
-        assert [c.key for c in opened.get("plotly_chart")] == charts_shown, view
+        assert list(chart_figures(opened)) == charts_shown, view
         assert _metrics(opened) == m, "the figures above the sections do not depend on the open one"
     breakdown = _run(view=SECTIONS[1])
     assert breakdown.radio[0].value == "CSM" and len(breakdown.dataframe) == 1

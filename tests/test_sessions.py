@@ -23,7 +23,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +34,7 @@ import pytest
 from bench.load_bench import Facts, check, discover_pages, pct, query, scripted_load
 from conftest import ROOT
 from scoring.portfolio import SECTIONS
+from ui import plot
 from wsclient import Run, Session, differences, log_tail, serve
 
 ACCOUNTS = 300
@@ -204,3 +207,13 @@ def test_load_smoke_has_no_errors(server, capsys):
         print(f"\n  smoke: {SESSIONS} sessions for {SMOKE_SECONDS:.0f} s, {len(out)} interactions, 0 errors; "
               f"median {statistics.median(times):.2f} s, p95 {pct(times, 0.95):.2f} s, "
               f"{sum(i.payload_bytes for i in out) / len(out) / 1024:.0f} KB per rerun")
+
+
+def test_the_chart_bundle_is_served_as_javascript_and_nothing_else_is(server):
+    with urllib.request.urlopen(f"{server.base}/app/static/{plot.BUNDLE}", timeout=30) as r:
+        assert r.status == 200 and "javascript" in r.headers["Content-Type"]
+        assert r.read() == plot.BUNDLE_PATH.read_bytes()
+    for path in ("app.py", ".streamlit/config.toml", "missing.js"):  # only what lies in static/
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server.base}/app/static/{path}", timeout=30)
+        assert err.value.code in (400, 404), path

@@ -88,7 +88,7 @@ def served(tmp_path_factory, provider):
 
     site = tmp / "site"
     (site / ".streamlit").mkdir(parents=True)
-    for name in ("app.py", "pages", "ui", "scoring"):
+    for name in ("app.py", "pages", "ui", "scoring", "static"):
         (site / name).symlink_to(ROOT / name)
     shutil.copy(ROOT / ".streamlit" / "config.toml", site / ".streamlit" / "config.toml")
     port = _free_port()

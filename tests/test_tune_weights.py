@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from ui.backtest import NO_MRR
 from ui.frame import plain
 
-from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
+from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, chart_figures, cli, events_rows, write_csv
 from scoring import comparison, profiles, tuning
 from scoring.access import Viewer
 from scoring.outcomes import backtest_dates
@@ -496,7 +496,7 @@ def test_previews_and_suggested_weights(env):
     at.session_state["tw_preview"] = True  # open the two expanders that draw only when open
     at.session_state["tw_suggest"] = True
     run(at)
-    previews = [c for c in at.get("plotly_chart") if "normalised (1 = best)" in c.proto.spec]
+    previews = [k for k, fig in chart_figures(at).items() if "normalised (1 = best)" in json.dumps(fig)]
     assert len(previews) == 5
     at.slider(key="tw_blend").set_value(0.5)
     table = next(d.value for d in run(at).dataframe if "blended" in d.value.columns)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, cli, events_rows, write_csv
+from conftest import ACCOUNT_COLS, EVENT_COLS, ROOT, accounts_rows, chart_figures, cli, events_rows, write_csv
 from scoring import comparison, profiles
 from scoring.cli_validate import build_report, json_ready
 from scoring.outcomes import backtest_dates
@@ -70,8 +70,7 @@ def frame_with(at: AppTest, column: str):
 
 
 def traces(at: AppTest, key: str) -> list[str]:
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id)
-    return [t.get("name") for t in json.loads(chart.proto.spec)["data"]]
+    return [t.get("name") for t in chart_figures(at)[key]["data"]]
 
 
 def test_page_shows_the_validate_figures_and_floors(env):
@@ -92,7 +91,7 @@ def test_page_shows_the_validate_figures_and_floors(env):
     assert list(signals["auc"]) == [s["auc"] for s in reported["signals"]]
     bands = frame_with(at, "nrr")
     assert list(bands["nrr"]) == [reported["bands"][b]["nrr"] for b in bands.index]
-    assert len(at.get("plotly_chart")) == 4  # ROC, deciles, bands, calibration
+    assert list(chart_figures(at)) == ["val_roc", "val_deciles", "val_bands", "val_calibration"]
     assert not at.error
 
 
@@ -107,8 +106,7 @@ def test_two_profiles_side_by_side(env):
     table = frame_with(at, "classic@1")
     assert list(table.columns) == ["classic@1", f"classic@{v}"]
     assert table.loc["ROC AUC", "classic@1"] != table.loc["ROC AUC", f"classic@{v}"]
-    roc = next(c for c in at.get("plotly_chart") if "ROC curve" in c.proto.spec)
-    names = [t.get("name") for t in json.loads(roc.proto.spec)["data"]]
+    names = [t.get("name") for t in chart_figures(at)["val_roc"]["data"]]
     assert names == ["a coin", "classic@1", f"classic@{v}"]
 
 
@@ -136,7 +134,7 @@ def test_a_profile_that_cannot_be_loaded_is_a_message(env):
     at = open_page(profile="broken@1")
     assert at.selectbox(key="profile").value == "broken@1"
     assert any("broken@1 cannot be backtested" in i for i in texts(at.info))
-    assert not at.get("plotly_chart")
+    assert not chart_figures(at)
 
 
 def test_without_mrr_history(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ dataframes (over 150,000 rows) are read from their first chunk only (``Table.par
 from __future__ import annotations
 
 import contextlib
+import json
 import io
 import os
 import socket
@@ -173,8 +174,9 @@ class Run:
 
     @property
     def charts(self) -> list[str]:
-        """Each Plotly chart's figure (JSON text), the numbers it draws included."""
-        return [e.proto.spec for e in self.of("plotly_chart")]
+        """Each Plotly chart's figure (JSON text; ``ui.plot``), the numbers it draws included."""
+        return [json.loads(e.proto.json)["figure"] for e in self.of("bidi_component")
+                if e.proto.component_name == "cs.plotly_chart" and json.loads(e.proto.json).get("figure")]
 
 
 def differences(a: Run, b: Run) -> list[str]:

@@ -30,6 +30,7 @@ from scoring.profile import Profile
 from scoring.scope import Scope
 from scoring.state import StateStore
 from scoring.store import DataStore, Version
+from ui import plot
 from ui.auth import current_viewer, gate, show_viewer
 from ui.hot import Index
 from ui.process import setup_once
@@ -229,6 +230,7 @@ def _menu() -> None:
         for script, label, icon in PAGES:
             if (ROOT / script).exists():
                 st.page_link(script, label=label, icon=icon)
+        plot.preload()
 
 
 def _banner(page: Page, *, profile: str) -> None:

@@ -3,7 +3,7 @@ chromium, and a thin wrapper over a Playwright page that knows when Streamlit ha
 
 Shared by ``tests/e2e/conftest.py`` and ``scripts/screenshots.py``. Why it is shaped so:
 
-- **The server runs from a folder of links** (``make_site``): ``app.py``, ``pages/``, ``ui/``,
+- **The server runs from a folder of links** (``make_site``): ``app.py``, ``pages/``, ``ui/``, ``static/``,
   ``scoring/`` and a copy of ``.streamlit/config.toml``, with ``HOME`` inside it. Streamlit reads
   secrets from the working directory and ``~/.streamlit``, so a developer's own
   ``secrets.toml`` never turns sign-in on under the tests, and ``data/`` there is empty, so the
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SITE_ITEMS = ("app.py", "pages", "ui", "scoring")
+SITE_ITEMS = ("app.py", "pages", "ui", "scoring", "static")
 VIEWPORT = {"width": 1400, "height": 1000}
 UI_TIMEOUT_MS = 60_000  # a first page load scores the whole book and fits the churn model
 START_TIMEOUT_S = 60
@@ -68,12 +68,15 @@ RUN_COUNTER = """(() => {
 
 
 # Settled: the run finished, and the page has drawn it: elements of a lazily loaded kind show a
-# skeleton until their code arrives, and elements of the previous run stay (marked stale) until
-# the new ones are drawn; the script state alone runs ahead of both on a busy machine.
+# skeleton until their code arrives, elements of the previous run stay (marked stale) until the
+# new ones are drawn, and charts draw once plotly.js has loaded (ui/plot.js marks each one drawn);
+# the script state alone runs ahead of all three on a busy machine.
 SETTLED_JS = f"""n => window.__csRuns && window.__csRuns.done > n
     && document.querySelector('{SETTLED}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
-    && document.querySelector('[data-stale=true]') === null"""
+    && document.querySelector('[data-stale=true]') === null
+    && [...document.querySelectorAll('.stBidiComponent')]  // every chart drawn (ui/plot.js)
+         .every(c => c.closest('.st-key-plotly_preload') || c.querySelector('.cs-chart[data-drawn=true]'))"""
 
 
 def browser_problem() -> str | None:
@@ -433,14 +436,14 @@ class App:
 
     def plotly(self, key: str) -> list[dict[str, Any]]:
         """The traces of the Plotly chart created with ``key``: name, x, y, type."""
-        plot = self.keyed(key).locator(".js-plotly-plot")
+        plot = self.keyed(key).locator(".cs-chart[data-drawn=true]")
         plot.wait_for()
         return plot.evaluate("""el => el._fullData.map(t => ({
             name: t.name, type: t.type, x: Array.from(t.x || []), y: Array.from(t.y || [])}))""")
 
     def plotly_layout(self, key: str) -> dict[str, Any]:
         """The shapes and annotations of that chart's layout (threshold lines, their labels)."""
-        plot = self.keyed(key).locator(".js-plotly-plot")
+        plot = self.keyed(key).locator(".cs-chart[data-drawn=true]")
         plot.wait_for()
         return plot.evaluate("""el => ({
             shapes: (el._fullLayout.shapes || []).map(s => ({y0: s.y0, y1: s.y1, x0: s.x0, x1: s.x1})),
