@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .feedback import DISMISS_DROP, Feedback, band_worse
 from .risk import expected_arr_at_risk
@@ -191,10 +193,24 @@ def stayed_in_band(accounts: pd.Index, snapshots: pd.DataFrame, band: str, as_of
                 f"no score history {days} days back for this profile version: the {days}-day rule is off")
     anchor = before.max()
     window = snapshots[(dates >= anchor) & (dates < pd.Timestamp(as_of))]
-    on_anchor = set(window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"])
-    off_band = set(window.loc[window["band"].astype("str") != band, "account_id"])
-    ok = [a in on_anchor and a not in off_band for a in accounts]
+    on_anchor = window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"]
+    off_band = window.loc[window["band"].astype("str") != band, "account_id"]
+    ok = _is_in(accounts, on_anchor) & ~_is_in(accounts, off_band)
     return pd.Series(ok, index=accounts, dtype=bool), None
+
+
+def _is_in(ids: pd.Index, among: pd.Series) -> np.ndarray:
+    """Whether each id is among ``among``, as booleans, by Arrow's hash lookup (pandas' ``isin``
+    on Arrow text walks Python strings one by one: about a second for 100,000 accounts)."""
+    ids_a, values = _arrow_text(ids), _arrow_text(among)
+    found = pc.is_in(ids_a, value_set=values.cast(ids_a.type).unique())
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _arrow_text(x: pd.Index | pd.Series) -> pa.Array:
+    if hasattr(x.array, "__arrow_array__"):  # Arrow-backed text: no copy
+        return pa.array(x.array)
+    return pa.array([None if v is None else str(v) for v in x], type=pa.string())
 
 
 def dismissal_holds(feedback: Feedback, account_id: str, band_now: str, health_now: float) -> bool:

@@ -115,7 +115,10 @@ def _snaps(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["as_of", "account_id", "health_score", "band"])
 
 
-def test_stayed_in_band_on_hand_made_snapshots():
+@pytest.mark.parametrize("ids_dtype, snaps_dtype", [("str", "str"), (object, "str"), ("str", object),
+                                                     (object, object)])
+def test_stayed_in_band_on_hand_made_snapshots(ids_dtype, snaps_dtype):
+    # Arrow-backed text (the store's) and Python objects alike, on either side of the lookup
     t = dt.date(2026, 10, 1)
     d = lambda n: t - dt.timedelta(days=n)  # noqa: E731
     snaps = _snaps([
@@ -124,7 +127,8 @@ def test_stayed_in_band_on_hand_made_snapshots():
         (d(7), "C", 35, "at_risk"),  # no snapshot on the anchor date
         (d(14), "D", 30, "at_risk"), (d(7), "D", 41, "watch"),  # left and came back
     ])
-    ids = pd.Index(["A", "B", "C", "D"])
+    snaps["account_id"] = snaps["account_id"].astype(snaps_dtype)
+    ids = pd.Index(["A", "B", "C", "D"], dtype=ids_dtype)
     ok, note = lists.stayed_in_band(ids, snaps, "at_risk", t, 14)
     assert note is None and ok.to_dict() == {"A": True, "B": False, "C": False, "D": False}
     ok, _ = lists.stayed_in_band(ids, snaps, "at_risk", t, 7)  # anchor d(7): B, C, A qualify
