@@ -311,8 +311,16 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     rows = book.visible(scope)
     if settings.owner is not None:
         rows = rows[rows["csm_owner"] == settings.owner]
-    inputs = book.inputs.loc[rows.index]
+    # who is a candidate: the band (or flag) and expansion rules, before any per-row work, so the
+    # columns below are computed for the candidates only, not for every account in the book
     flags = feedback.flags.reindex(rows.index)
+    flagged = pd.Series(flags["flag"].astype(object).to_numpy() == "at_risk", index=rows.index)
+    if kind == "at-risk":
+        candidates = rows["band"].astype("str").eq(band) | flagged
+    else:
+        candidates = rows["expansion_ready"].fillna(False).astype(bool)
+    rows, flags, flagged = rows[candidates], flags[candidates], flagged[candidates]
+    inputs = book.inputs.loc[rows.index]
     notes: list[str] = []
     held: dict[str, int] = {}
 
@@ -342,22 +350,15 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     for c in ("tickets_open", "tickets_open_weighted", "days_overdue_max"):
         df[c] = inputs[c]
 
-    # who is a candidate, and who enters past the alert-fatigue rule
-    flagged = df["flag"].eq("at_risk")
-    if kind == "at-risk":
-        in_band = df["band"].eq(band)
-        candidates = in_band | flagged
-    else:
-        in_band = rows["expansion_ready"].fillna(False).astype(bool)
-        candidates = in_band
+    # who of the candidates enters past the alert-fatigue rule
     stays, note = stayed_in_band(df.index, data.snapshots, band, book.as_of, settings.min_days_in_band)
     if note:
         notes.append(note)
     enters = stays
     if kind == "at-risk" and settings.min_days_in_band and note is None:
         enters = stays | (df["change_30d"] <= -settings.min_drop).fillna(False)
-    passes = candidates & (enters | (flagged if kind == "at-risk" else False))
-    held["not yet long enough in the band"] = int((candidates & ~passes).sum())
+    passes = enters | (flagged if kind == "at-risk" else False)
+    held["not yet long enough in the band"] = int((~passes).sum())
     df = df[passes]
 
     # feedback: snoozed, dismissed, recently touched
