@@ -13,7 +13,7 @@ from scoring.errors import DataError
 from ui import charts, plot
 from ui.frame import frame, plain, plural
 
-page = frame("Portfolio")
+page = frame("Portfolio", charts=True)
 if page.facts.as_of is None:
     st.info("No usage events yet, so there is nothing to score. Import your files with "
             "`python -m scoring import DIR`.", icon=":material/info:")

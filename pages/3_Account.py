@@ -19,7 +19,7 @@ from ui.frame import frame, plain
 NUM = st.column_config.NumberColumn(format="%.1f")
 PCT = st.column_config.NumberColumn(format="percent")
 
-page = frame("Account")
+page = frame("Account", charts=True)
 book = page.book()
 as_of = book.as_of
 

@@ -29,7 +29,7 @@ from ui.frame import frame, plain
 GRID_HELP = "A grid's points say how good each range is, so direction does not apply."
 SELECT_WIDTH, LABEL_WIDTH = 170, 260  # pixels, of a select box and of a signal's name beside two
 
-page = frame("Tune weights")
+page = frame("Tune weights", charts=True)
 if page.facts.as_of is None:
     st.info("No usage events yet, so there is nothing to tune.", icon=":material/info:")
     st.stop()

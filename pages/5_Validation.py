@@ -17,7 +17,7 @@ from ui.frame import frame, plain
 HORIZONS = (30, 60, 90, 180)
 NONE = ""  # no second profile
 
-page = frame("Validation")
+page = frame("Validation", charts=True)
 ch = bk.choices(page.state)
 c = st.columns([2, 1, 1, 2])
 ref = c[0].selectbox("Profile", ch.refs, index=ch.refs.index(ch.default), key="profile", bind="query-params",

@@ -123,6 +123,19 @@ def test_home_shows_frame_and_overview(seeded):
     assert ("Portfolio", "") in menu and ("Data", "Data") in menu
 
 
+@pytest.mark.parametrize("page, draws_charts", [
+    (None, True), ("pages/3_Account.py", True), ("pages/4_Tune_weights.py", True),
+    ("pages/5_Validation.py", True), ("pages/1_At_risk.py", False), ("pages/6_How_scores_work.py", False),
+    ("pages/9_Data.py", False)])
+def test_only_pages_with_charts_preload_plotly_under_the_menu(seeded, page, draws_charts):
+    from ui import plot
+
+    at = run_app(page)
+    preloads = [e for e in at.sidebar.get("bidi_component") if e.key == plot.PRELOAD_KEY]
+    assert len(preloads) == int(draws_charts), page
+    assert [p.proto.label for p in at.sidebar.get("page_link")][:2] == ["Portfolio", "At risk"]
+
+
 def test_data_page_shows_each_warning_with_counts_and_ids(seeded):
     at = run_app(DATA_PAGE)
     warnings = texts(at.warning)

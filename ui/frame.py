@@ -209,12 +209,15 @@ def profile_in_use(state: StateStore) -> str:
     return f"{profile.name} version {profile.version} (published)"
 
 
-def frame(title: str, *, profile: str | None = None) -> Page:
-    """Set up the page, draw the menu, the title and the banner, and return this rerun's data."""
+def frame(title: str, *, profile: str | None = None, charts: bool = False) -> Page:
+    """Set up the page, draw the menu, the title and the banner, and return this rerun's data.
+
+    ``charts``: the page draws Plotly charts (``ui.plot``); the browser starts loading plotly.js
+    under the menu, before the page's first chart (a page without charts does not pay for it)."""
     setup_once()  # this process's settings, made once (ui/process.py says why)
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", layout="wide")
     viewer = gate()  # sign-in: stops the page here unless this viewer may see data
-    _menu()
+    _menu(charts=charts)
     st.title(title)
     show_viewer(viewer)
     ds = open_store()
@@ -224,13 +227,14 @@ def frame(title: str, *, profile: str | None = None) -> Page:
     return page
 
 
-def _menu() -> None:
+def _menu(*, charts: bool) -> None:
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**")
         for script, label, icon in PAGES:
             if (ROOT / script).exists():
                 st.page_link(script, label=label, icon=icon)
-        plot.preload()
+        if charts:
+            plot.preload()
 
 
 def _banner(page: Page, *, profile: str) -> None:
