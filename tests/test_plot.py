@@ -92,5 +92,5 @@ def test_pages_draw_through_the_component_with_a_preload_under_the_menu(tmp_path
     assert figs["one"]["data"][0]["y"] == [1] and figs["two"]["layout"]["height"] == 200
     at.session_state["n"] = 7
     assert chart_figures(at.run())["one"]["data"][0]["y"] == [7]  # a rerun sends the new figure
-    sizes = {e.key: e.proto.json for e in at.get("bidi_component")}
-    assert json.loads(sizes["plotly_preload"]) == {"preload": True}
+    sent = {e.key: e.proto.json for e in at.get("bidi_component")}
+    assert json.loads(sent["plotly_preload"]) == {"preload": True}
