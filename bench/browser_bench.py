@@ -63,6 +63,7 @@ for _p in (ROOT, ROOT / "tests", ROOT / "bench"):
 
 from load_bench import CHROMIUM, CHROMIUM_ARGS, DONE, _finished, build_demo, pct  # noqa: E402
 from wsclient import log_tail, serve  # noqa: E402
+from ui import plot  # noqa: E402
 
 GOAL_LOAD_S, GOAL_SLIDER_MS, GOAL_FILTER_MS = 2.0, 300.0, 300.0
 TIMEOUT_MS = 600_000  # an upper bound (a cold 1M-account page on a loaded machine), not a wait
@@ -96,8 +97,7 @@ SETTLED_JS = f"""n => {{
     && document.querySelector('{DONE}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
     && document.querySelector('[data-stale=true]') === null
-    && [...document.querySelectorAll('.stBidiComponent')]  // every chart drawn (ui/plot.js)
-         .every(c => c.closest('.st-key-plotly_preload') || c.querySelector('.cs-chart[data-drawn=true]'));
+    && {plot.DRAWN_JS};
   if (ok) bb.t1 = performance.now();
   return ok;
 }}"""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from ui.hot import Index
 
@@ -52,22 +53,16 @@ def test_bounded_least_recently_used_first():
 def test_threads_get_one_object_once_made():
     index, make = Index(8), Maker()
     first = index.get("v", "k", make)
-    seen, errors = [], []
 
-    def worker() -> None:
-        try:
-            for i in range(200):
-                seen.append(index.get("v", "k", make))
-                index.get("v", ("other", i % 5), make)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def worker(_: int) -> list:
+        seen = []
+        for i in range(200):
+            seen.append(index.get("v", "k", make))
+            index.get("v", ("other", i % 5), make)
+        return seen
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    with ThreadPoolExecutor(max_workers=8) as pool:  # a worker's exception is raised here
+        seen = [x for part in pool.map(worker, range(8)) for x in part]
     assert all(x is first for x in seen) and len(seen) == 1600
     assert len(index) <= 8
 

@@ -71,6 +71,9 @@ def test_the_component_script_loads_the_bundle_once_and_never_writes_markup():
     assert plot.SRC in js and "__PLOTLY_SRC__" not in js
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js  # error text goes in as text
     assert js.count("document.createElement(\"script\")") == 1
+    # what tests and benches wait for (plot.DRAWN_JS) is what the script marks
+    assert 'box.className = "cs-chart"' in js and 'box.dataset.drawn = "true"' in js
+    assert ".cs-chart[data-drawn=true]" in plot.DRAWN_JS and f".st-key-{plot.PRELOAD_KEY}" in plot.DRAWN_JS
 
 
 def test_pages_draw_through_the_component_with_a_preload_under_the_menu(tmp_path):

@@ -175,8 +175,10 @@ class Run:
     @property
     def charts(self) -> list[str]:
         """Each Plotly chart's figure (JSON text; ``ui.plot``), the numbers it draws included."""
-        return [json.loads(e.proto.json)["figure"] for e in self.of("bidi_component")
-                if e.proto.component_name == "cs.plotly_chart" and json.loads(e.proto.json).get("figure")]
+        from ui import plot
+
+        sent = [json.loads(e.proto.json) for e in self.of("bidi_component") if e.proto.component_name == plot.COMPONENT]
+        return [d["figure"] for d in sent if "figure" in d]  # not the preload under the menu
 
 
 def differences(a: Run, b: Run) -> list[str]:

@@ -55,5 +55,3 @@ class Index:
         with self._lock:
             return len(self._entries)
 
-
-INDEX = Index()  # one per server process, shared by every session

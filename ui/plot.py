@@ -35,6 +35,10 @@ TRACES = frozenset({"bar", "scatter", "pie"})  # what the basic bundle draws
 DEFAULT_HEIGHT = 450  # plotly.js's own default when a layout sets none
 COMPONENT = "cs.plotly_chart"  # the Streamlit component's name
 PRELOAD_KEY = "plotly_preload"  # the empty element under the menu (``preload``)
+# A JavaScript expression, true in the page once every chart on it is drawn (plot.js marks each
+# chart's box): browser tests and benches wait for it, so a page counts as loaded with its charts.
+DRAWN_JS = ("[...document.querySelectorAll('.stBidiComponent')].every(c => "
+            f"c.closest('.st-key-{PRELOAD_KEY}') || c.querySelector('.cs-chart[data-drawn=true]'))")
 
 _GRID = "#E6EAF1"
 TEMPLATE = go.layout.Template(layout={

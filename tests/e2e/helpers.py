@@ -38,6 +38,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from ui import plot  # noqa: E402  (when the charts count as drawn: plot.DRAWN_JS)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -75,8 +79,7 @@ SETTLED_JS = f"""n => window.__csRuns && window.__csRuns.done > n
     && document.querySelector('{SETTLED}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
     && document.querySelector('[data-stale=true]') === null
-    && [...document.querySelectorAll('.stBidiComponent')]  // every chart drawn (ui/plot.js)
-         .every(c => c.closest('.st-key-plotly_preload') || c.querySelector('.cs-chart[data-drawn=true]'))"""
+    && {plot.DRAWN_JS}"""
 
 
 def browser_problem() -> str | None:
