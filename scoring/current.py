@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .memo import Memo
 from .normalize import Normalised, normalise
 from .profile import Profile, SignalDef
 from .profile_toml import to_toml
@@ -97,7 +98,7 @@ def inputs_for(con: "duckdb.DuckDBPyConnection", profile: Profile, catalogue: pd
 
 
 @dataclass(frozen=True)
-class Book:
+class Book(Memo):
     """The whole book scored as of one date with one profile. Treat every part as read-only."""
 
     as_of: dt.date
@@ -126,9 +127,11 @@ class Book:
         return self.scores[self.scores["csm_owner"].isin(scope.owners)]
 
 
-def score_inputs(inputs: pd.DataFrame, profile: Profile) -> tuple[Normalised, pd.DataFrame]:
-    """Normalise and score an inputs frame; the account columns first, then ``score_book``'s."""
-    normalised = normalise(inputs, profile)
+def score_inputs(inputs: pd.DataFrame, profile: Profile,
+                 normalised: Normalised | None = None) -> tuple[Normalised, pd.DataFrame]:
+    """Normalise (unless ``normalised`` is given) and score an inputs frame; the account columns
+    first, then ``score_book``'s."""
+    normalised = normalise(inputs, profile) if normalised is None else normalised
     scored = score_book(inputs, normalised, profile)
     keep = ["name", "segment", "plan", "region", "csm_owner", "crm_id", "arr", "seats", "age_days"]
     return normalised, inputs[keep].join(scored)

@@ -166,11 +166,80 @@ def test_contributions_and_the_why_moved_split_add_up_on_the_demo(demo) -> None:
         explain.signal_drivers(after, ["no-such-account"])
 
 
+METHOD_SPECS = [Normalisation("percentile", "segment"), Normalisation("minmax", "book"),
+                Normalisation("logz", "segment"), Normalisation("grid", "book", ((0.5, 0.0), (2.0, 40.0), (5.0, 80.0)))]
+
+
+def full_book_hybrid(before: current.Book, after: current.Book, account_id: str) -> current.Book:
+    """The hybrid the slow, obvious way: the whole before book re-scored with one row replaced."""
+    inputs = before.inputs.copy()
+    inputs.loc[account_id] = after.inputs.loc[account_id, inputs.columns]
+    inputs = inputs.astype(before.inputs.dtypes.to_dict())
+    normalised, scores = current.score_inputs(inputs, before.profile)
+    return current.Book(before.as_of, before.profile, inputs, normalised, scores, "full", before.catalogue)
+
+
+def rescored(book: current.Book, profile: Profile, inputs: pd.DataFrame) -> current.Book:
+    normalised, scores = current.score_inputs(inputs, profile)
+    return current.Book(book.as_of, profile, inputs, normalised, scores, book.source, book.catalogue)
+
+
+@pytest.mark.parametrize("spec", [*METHOD_SPECS, Normalisation("percentile", "book"), Normalisation("minmax", "segment")],
+                         ids=lambda s: f"{s.method}-{s.peer}")
+def test_the_one_row_hybrid_equals_rescoring_the_whole_book(demo, spec) -> None:
+    """why_moved scores only the account's row of the hybrid book, normalising each signal over
+    its peer group alone: the same normalised values, bit for bit, as re-scoring the whole book,
+    and the same scores up to float rounding (BLAS sums a one-row product in another order), for
+    every method and peer group, accounts without a segment included."""
+    state = StateStore(demo.with_name("cs.state.sqlite"))
+    with duckdb.connect(str(demo), read_only=True) as con:
+        p0, cat = resolve_profile(con, state, None)
+        t1 = default_as_of(con)
+        before = current.load_book(con, p0, cat, t1 - dt.timedelta(days=28))
+        after = current.load_book(con, p0, cat, t1)
+    profile = dataclasses.replace(p0, signals=tuple(dataclasses.replace(s, normalisation=spec) for s in p0.signals))
+    both = before.scores.index.intersection(after.scores.index)
+    no_segment = both[::7][:12]
+    books = []
+    for book in (before, after):
+        inputs = book.inputs.copy()
+        inputs.loc[inputs.index.isin(no_segment), "segment"] = None
+        books.append(rescored(book, profile, inputs))
+    before, after = books
+    for a in [*both[:25], *no_segment[:4]]:
+        fast, slow = explain._hybrid(before, after, a), full_book_hybrid(before, after, a)
+        assert list(fast.scores.index) == [a]
+        pd.testing.assert_frame_equal(fast.normalised.frame(), slow.normalised.frame().loc[[a]], check_exact=True)
+        pd.testing.assert_frame_equal(explain.health_contributions(fast, pd.Index([a])),
+                                      explain.health_contributions(slow, pd.Index([a])), rtol=1e-12, atol=1e-12)
+        pd.testing.assert_series_equal(fast.scores.loc[a], slow.scores.loc[a], rtol=1e-12, atol=1e-12)
+    pd.testing.assert_frame_equal(before.inputs, books[0].inputs)  # the before book is left as it was
+
+
+def test_drivers_of_some_accounts_equal_their_rows_among_all(demo) -> None:
+    """signal_drivers and component_drivers compute only the rows asked for, with the peers'
+    medians kept with the book: the same rows as computing every account's."""
+    state = StateStore(demo.with_name("cs.state.sqlite"))
+    with duckdb.connect(str(demo), read_only=True) as con:
+        profile, cat = resolve_profile(con, state, None)
+        book = current.load_book(con, profile, cat, default_as_of(con))
+    inputs = book.inputs.copy()
+    inputs.loc[inputs.index[::9], "segment"] = None  # accounts without a segment are one peer group
+    book = rescored(book, profile, inputs)
+    some = list(book.inputs.index[[5, 0, 9, 77, 3]])
+    for fn in (explain.signal_drivers, explain.component_drivers):
+        every = fn(book)
+        picked = fn(book, some)
+        want = pd.concat([every[every.account_id == a] for a in some])
+        key = ["signal" if fn is explain.signal_drivers else "component", "account_id"]
+        pd.testing.assert_frame_equal(picked.sort_values(key).reset_index(drop=True),
+                                      want.sort_values(key).reset_index(drop=True))
+    assert "_memo" in book.__dict__ and dataclasses.replace(book) == book
+
+
 # ---------------------------------------------------------------- gaining events never lowers a score
 
 MONOTONE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-METHOD_SPECS = [Normalisation("percentile", "segment"), Normalisation("minmax", "book"),
-                Normalisation("logz", "segment"), Normalisation("grid", "book", ((0.5, 0.0), (2.0, 40.0), (5.0, 80.0)))]
 
 
 @MONOTONE
