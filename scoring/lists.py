@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .feedback import DISMISS_DROP, Feedback, band_worse
+from .memo import Memo
 from .risk import expected_arr_at_risk
 from .scope import Scope
 
@@ -116,8 +117,10 @@ class ListSettings:
 
 
 @dataclass(frozen=True)
-class ListData:
-    """What a list reads from the data store besides the book (``read_list_data``)."""
+class ListData(Memo):
+    """What a list reads from the data store besides the book (``read_list_data``). Shared
+    read-only by every session; ``build_list`` keeps what it derives from the snapshots with it
+    (``memo``), as that does not depend on the list's settings or feedback."""
 
     snapshots: pd.DataFrame  # as_of (date), account_id, health_score, band: this profile version
     renewals: pd.Series  # renewal_date (date or None) by account_id
@@ -169,12 +172,21 @@ def opportunity(arr, seat_utilisation, usage_growth) -> np.ndarray:
 def change_over_30_days(health: pd.Series, snapshots: pd.DataFrame, as_of: dt.date) -> pd.Series:
     """Health now minus health in the account's snapshot nearest to ``as_of - 30`` days (within
     7 days of it; the earlier one on a tie); NaN without such a snapshot."""
+    return _change(health, health_30_days_before(snapshots, as_of))
+
+
+def health_30_days_before(snapshots: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Per account (index account_id), health in its snapshot nearest to ``as_of - 30`` days
+    (within 7 days of it; the earlier one on a tie); accounts without one are absent."""
     target = pd.Timestamp(as_of - dt.timedelta(days=CHANGE_DAYS))
     s = snapshots[["as_of", "account_id", "health_score"]].copy()
     s["gap"] = (pd.to_datetime(s["as_of"]) - target).dt.days
     s = s[(s["gap"].abs() <= CHANGE_TOLERANCE) & s["health_score"].notna()]
     s = s.assign(dist=s["gap"].abs()).sort_values(["account_id", "dist", "gap"], kind="stable")
-    then = s.drop_duplicates("account_id").set_index("account_id")["health_score"]
+    return s.drop_duplicates("account_id").set_index("account_id")["health_score"]
+
+
+def _change(health: pd.Series, then: pd.Series) -> pd.Series:
     return (health - then.reindex(health.index)).rename("change_30d")
 
 
@@ -183,28 +195,49 @@ def stayed_in_band(accounts: pd.Index, snapshots: pd.DataFrame, band: str, as_of
     """Per account: in ``band`` in every stored snapshot from the newest one at least ``days``
     before ``as_of`` (the anchor) up to ``as_of``. With no snapshot that far back the rule cannot
     apply: every account passes, and the note says so."""
+    return _stays(accounts, band_keepers(snapshots, band, as_of, days))
+
+
+def band_keepers(snapshots: pd.DataFrame, band: str, as_of: dt.date,
+                 days: int) -> tuple[pa.Array | None, str | None]:
+    """The ids that pass ``stayed_in_band`` (Arrow text, unique), and its note; None instead of
+    ids when every account passes (``days`` is 0, or no snapshot is that old)."""
     if days <= 0:
-        return pd.Series(True, index=accounts), None
+        return None, None
     dates = pd.to_datetime(snapshots["as_of"]) if len(snapshots) else pd.Series([], dtype="datetime64[ns]")
     cutoff = pd.Timestamp(as_of - dt.timedelta(days=days))
     before = dates[dates <= cutoff]
     if before.empty:
-        return (pd.Series(True, index=accounts),
-                f"no score history {days} days back for this profile version: the {days}-day rule is off")
+        return None, f"no score history {days} days back for this profile version: the {days}-day rule is off"
     anchor = before.max()
     window = snapshots[(dates >= anchor) & (dates < pd.Timestamp(as_of))]
-    on_anchor = window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"]
-    off_band = window.loc[window["band"].astype("str") != band, "account_id"]
-    ok = _is_in(accounts, on_anchor) & ~_is_in(accounts, off_band)
-    return pd.Series(ok, index=accounts, dtype=bool), None
+    on_anchor = _arrow_text(window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"]).unique()
+    off_band = _arrow_text(window.loc[window["band"].astype("str") != band, "account_id"]).unique()
+    return on_anchor.filter(pc.invert(_is_in(on_anchor, off_band))), None
 
 
-def _is_in(ids: pd.Index, among: pd.Series) -> np.ndarray:
-    """Whether each id is among ``among``, as booleans, by Arrow's hash lookup (pandas' ``isin``
-    on Arrow text walks Python strings one by one: about a second for 100,000 accounts)."""
-    ids_a, values = _arrow_text(ids), _arrow_text(among)
-    found = pc.is_in(ids_a, value_set=values.cast(ids_a.type).unique())
-    return found.fill_null(False).to_numpy(zero_copy_only=False)
+def _stays(accounts: pd.Index, keepers: tuple[pa.Array | None, str | None]) -> tuple[pd.Series, str | None]:
+    ids, note = keepers
+    if ids is None:
+        return pd.Series(True, index=accounts), note
+    ok = _is_in(_arrow_text(accounts), ids).to_numpy(zero_copy_only=False)
+    return pd.Series(ok, index=accounts, dtype=bool), note
+
+
+def _among(accounts: pd.Index, ids: Iterable[str]) -> np.ndarray:
+    """Whether each account is one of ``ids`` (a few: the ones with feedback), as a new array."""
+    ids = [str(a) for a in ids]
+    if not ids or not len(accounts):
+        return np.zeros(len(accounts), dtype=bool)
+    found = _is_in(_arrow_text(accounts), pa.array(ids, type=pa.string()))
+    return found.to_numpy(zero_copy_only=False).copy()
+
+
+def _is_in(ids: pa.Array, values: pa.Array) -> pa.Array:
+    """Whether each id is among ``values``, as Arrow booleans (no nulls), by Arrow's hash lookup
+    (pandas' ``isin`` on Arrow text walks Python strings one by one: about a second for 100,000
+    accounts)."""
+    return pc.is_in(ids, value_set=values.cast(ids.type).unique()).fill_null(False)
 
 
 def _arrow_text(x: pd.Index | pd.Series) -> pa.Array:
@@ -339,7 +372,10 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     notes.append(f"churn_risk: {data.churn.describe()}" if data.churn is not None and hasattr(data.churn, "describe")
                  else "churn_risk: no churn-risk model (not enough score history): expected ARR at risk "
                       "uses arr x (100 - health_score) / 100 instead")
-    df["change_30d"] = change_over_30_days(df["health_score"], data.snapshots, book.as_of)
+    # what the snapshots say does not depend on the settings or feedback: kept with the data
+    then = data.memo(("health_30_days_before", book.as_of),
+                     lambda: health_30_days_before(data.snapshots, book.as_of))
+    df["change_30d"] = _change(df["health_score"], then)
     seats = inputs["seats"].where(inputs["seats"] > 0)
     df["seat_utilisation"] = inputs["active_users"] / seats
     prev = inputs["usage_prev"].where(inputs["usage_prev"] > 0)
@@ -351,7 +387,9 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
         df[c] = inputs[c]
 
     # who of the candidates enters past the alert-fatigue rule
-    stays, note = stayed_in_band(df.index, data.snapshots, band, book.as_of, settings.min_days_in_band)
+    days = settings.min_days_in_band
+    stays, note = _stays(df.index, data.memo(("band_keepers", band, book.as_of, days),
+                                             lambda: band_keepers(data.snapshots, band, book.as_of, days)))
     if note:
         notes.append(note)
     enters = stays
@@ -362,13 +400,14 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     df = df[passes]
 
     # feedback: snoozed, dismissed, recently touched
-    snoozed = df.index.isin(list(feedback.snoozed))
-    dismissed = np.array([dismissal_holds(feedback, a, b, h) for a, b, h in
-                          zip(df.index, df["band"], df["health_score"])], dtype=bool)
+    snoozed = _among(df.index, feedback.snoozed)
+    dismissed = _among(df.index, feedback.dismissed)  # then whether each dismissal still holds
+    for i in np.flatnonzero(dismissed):
+        dismissed[i] = dismissal_holds(feedback, df.index[i], df["band"].iat[i], df["health_score"].iat[i])
     recent = np.zeros(len(df), dtype=bool)
     if not settings.include_recent and settings.recent_days:
         since = feedback.today - dt.timedelta(days=settings.recent_days)
-        recent = np.array([feedback.last_touched.get(a, dt.date.min) > since for a in df.index], dtype=bool)
+        recent = _among(df.index, [a for a, when in feedback.last_touched.items() if when > since])
     held["snoozed"] = int(snoozed.sum())
     held["dismissed"] = int((dismissed & ~snoozed).sum())
     held["contacted or exported recently"] = int((recent & ~snoozed & ~dismissed).sum())
@@ -485,7 +524,7 @@ def read_list_data(ds: "DataStore", *, scope: Scope, profile: "Profile", as_of: 
 
 
 __all__ = ["BAND_OF", "account_url", "CAPACITY", "LISTS", "ListData", "ListSettings", "OutreachList", "PLAY_RULES",
-           "build_list", "change_over_30_days", "columns", "dismissal_holds", "expected_arr_at_risk",
-           "fit_churn", "opportunity", "owners", "priority", "read_contacts", "read_features_used",
-           "read_list_data", "read_renewals", "read_snapshots", "renewal_proximity", "stayed_in_band",
-           "suggest_play"]
+           "band_keepers", "build_list", "change_over_30_days", "columns", "dismissal_holds",
+           "expected_arr_at_risk", "fit_churn", "health_30_days_before", "opportunity", "owners", "priority",
+           "read_contacts", "read_features_used", "read_list_data", "read_renewals", "read_snapshots",
+           "renewal_proximity", "stayed_in_band", "suggest_play"]

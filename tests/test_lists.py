@@ -241,6 +241,28 @@ def test_capacity_owner_and_scope(demo):
     assert lists.owners(demo["book"], scope) == [owner]
 
 
+def test_what_a_list_keeps_with_its_data_never_changes_a_list(demo):
+    """build_list keeps each account's health 30 days back and the N-day rule's keepers with the
+    shared ListData (``memo``); lists built in any order on the same data equal lists built on a
+    fresh copy that has kept nothing."""
+    settings = [dict(kind=k, min_days_in_band=d, **({"min_drop": 5.0} if k == "at-risk" else {}))
+                for k in ("at-risk", "expansion") for d in (14, 0, 7, 60, 14)]
+    for kw in settings:
+        kept = build(demo, **kw)
+        fresh = build(demo, data=dataclasses.replace(demo["data"]), **kw)
+        pd.testing.assert_frame_equal(kept.rows, fresh.rows)
+        assert (kept.notes, kept.held_back) == (fresh.notes, fresh.held_back)
+    memo = demo["data"].__dict__["_memo"]
+    assert {k[0] for k in memo} == {"health_30_days_before", "band_keepers"}
+    assert {(k[1], k[3]) for k in memo if k[0] == "band_keepers"} >= {
+        (band, d) for band in ("at_risk", "healthy") for d in (14, 0, 7, 60)}
+    kept = dict(memo)
+    for kw in settings:  # asked again: the same objects, nothing computed twice
+        build(demo, **kw)
+    assert memo.keys() == kept.keys() and all(memo[k] is kept[k] for k in kept)
+    assert dataclasses.replace(demo["data"]) == demo["data"]  # what is kept is not part of equality
+
+
 def test_alert_fatigue_holds_back_accounts_new_to_the_band(demo):
     now = build(demo, kind="at-risk", min_days_in_band=0)
     calm = build(demo, kind="at-risk", min_days_in_band=14)
