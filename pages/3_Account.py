@@ -5,14 +5,10 @@ viewer's scope gets the same message. Every figure comes from ``scoring.account`
 words) and ``scoring.explain`` (contributions, drivers, why it moved); docs/DASHBOARD.md says
 where each one comes from. Text from data or people goes through ``plain`` or into tables.
 """
-import html
-
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from scoring import account, explain, feedback
-from ui import plot
+from ui import charts, plot
 from ui.auth import current_viewer
 from ui.frame import frame, plain
 
@@ -83,11 +79,7 @@ else:
                                      (down, "Holding it down", e.down, "Nothing below its peers.")):
         col.markdown(f"**{title}**\n" + ("".join(f"\n- {plain(t)}" for t in lines) or f"\n{empty}"))
     st.markdown(f"**Biggest lever:** {plain(e.lever or 'none: every signal is at or above the peer median')}")
-    parts = account.contributions(book, account_id)
-    parts["label"] = parts["label"].map(lambda t: html.escape(t, quote=False))  # Plotly reads tags
-    plot.show(px.bar(parts, x="points", y="label", color="kind", orientation="h",
-                     title="What health is made of (points; they add up to the health score)"),
-              key="contributions")
+    plot.show(charts.contributions(account.contributions(book, account_id)), key="contributions")
     st.dataframe(account.signal_table(e), hide_index=True, width="stretch",
                  column_config={"change": PCT, "points in health": NUM, "points vs peers": NUM})
     st.dataframe(account.component_table(e), hide_index=True, width="stretch", column_config={
@@ -104,17 +96,8 @@ if hist.empty:
     st.info(f"No stored scores of profile {plain(book.profile.name)} for this account yet: history "
             "comes from `python -m scoring snapshot` and the weekly backfill at import.")
 else:
-    fig = go.Figure()
-    fig.add_scatter(x=hist.as_of, y=hist.health_score, name="Health", mode="lines+markers")
-    fig.add_scatter(x=hist.as_of, y=hist.engagement_score, name="Engagement", mode="lines")
-    changed = hist[hist.version_changed]
-    fig.add_scatter(x=changed.as_of, y=changed.health_score, name="profile version changed",
-                    mode="markers", marker={"symbol": "diamond", "size": 13},
-                    text=[f"version {v}" for v in changed.profile_version])
-    fig.add_hline(y=book.profile.bands.at_risk_below, line_dash="dot", annotation_text="at risk below")
-    fig.add_hline(y=book.profile.bands.healthy_from, line_dash="dot", annotation_text="healthy from")
-    fig.update_yaxes(range=[0, 100])
-    plot.show(fig, key="history")
+    plot.show(charts.score_history(hist, at_risk_below=book.profile.bands.at_risk_below,
+                                   healthy_from=book.profile.bands.healthy_from), key="history")
     st.caption("Band lines are the current profile's thresholds. Diamonds mark snapshots scored "
                "with another profile version than the one before.")
     earlier = hist[hist.as_of < as_of].reset_index(drop=True)
@@ -149,9 +132,7 @@ usage = page.query(account.weekly_usage, account_id=account_id, as_of=as_of,
 if usage.events.sum() == 0:
     st.info(f"No usage events in the {account.USAGE_WEEKS} weeks before {as_of}.")
 else:
-    plot.show(px.bar(usage, x="week_start", y="events", color="kind",
-                     labels={"week_start": "week from", "events": "events (sum of quantity)"}),
-              key="usage")
+    plot.show(charts.weekly_usage(usage), key="usage")
 
 people, tickets, invoices, nps = st.tabs(["Contacts", "Open tickets", "Overdue invoices", "NPS answers"])
 for tab, fn, empty in (

@@ -16,6 +16,7 @@ import sqlite3
 
 import duckdb
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -222,7 +223,24 @@ def test_deep_link_shows_the_account_scores_and_drivers(env):
     assert any("from value actions" in t for t in values(at.text))
     signals = at.dataframe[0].value
     assert list(signals["signal"]) == list(e.signals.label)
-    assert list(chart_figures(at)) == ["contributions", "history", "usage"]
+    figs = chart_figures(at)
+    assert list(figs) == ["contributions", "history", "usage"]
+    # what each chart shows: the points add up to health; the band lines sit at the thresholds;
+    # the weekly bars hold the account's events, value and passive
+    bars = figs["contributions"]["data"]
+    assert {t["name"] for t in bars} == {"signal (via engagement)", "health component"}
+    assert sum(sum(t["x"]) for t in bars) == pytest.approx(e.health)
+    lines = sorted(sh["y0"] for sh in figs["history"]["layout"]["shapes"])
+    assert lines == [book.profile.bands.at_risk_below, book.profile.bands.healthy_from]
+    assert [t["name"] for t in figs["history"]["data"]][:2] == ["Health", "Engagement"]
+    ds = DataStore(env[0])
+    usage = account.weekly_usage(ds, scope=Scope.everyone(), account_id=a, as_of=book.as_of,
+                                 value_types=account.value_event_types(book.catalogue))
+    ds.close()
+    shown = {t["name"]: sum(t["y"]) for t in figs["usage"]["data"]}
+    assert shown == usage.groupby("kind")["events"].sum().to_dict() and sum(shown.values()) > 0
+    for fig in figs.values():  # the builders skip plotly's checks (charts.figure): plotly's own pass
+        go.Figure({k: fig[k] for k in ("data", "layout")})
     assert f"Scored with profile {plain(book.profile.ref)} as of {book.as_of}" in " ".join(values(at.caption))
 
 

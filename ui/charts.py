@@ -165,3 +165,56 @@ def band_history(mix: pd.DataFrame, changes: pd.DataFrame) -> go.Figure:
     return figure(data, _layout(title="Band mix over time (weekly snapshots)", x="as of", y="share of accounts",
                                 barmode=None, yaxis={"tickformat": ".0%", "range": [0, 1]},
                                 shapes=shapes, annotations=notes))
+
+
+# ---------------------------------------------------------------- the Account page
+# (plotly.express took about 20 ms a chart here, most of a new session's chart time on that page)
+
+PART_COLORS = {"signal (via engagement)": "#0072B2", "health component": "#E69F00"}
+USAGE_COLORS = {"value": "#009E73", "passive": "#56B4E9"}
+
+
+def contributions(parts: pd.DataFrame) -> go.Figure:
+    """One account's points per signal and health component (``account.contributions``),
+    horizontal bars coloured by kind; the bars add up to its health score."""
+    data = []
+    for kind, part in parts.groupby("kind", sort=False):
+        data.append({"type": "bar", "orientation": "h", "name": safe_label(kind),
+                     "x": _values(part["points"]), "y": [safe_label(t) for t in part["label"]],
+                     "marker": {"color": PART_COLORS.get(str(kind))},
+                     "hovertemplate": "%{y}: %{x:.1f} points<extra>" + safe_label(kind) + "</extra>"})
+    return figure(data, _layout(title="What health is made of (points; they add up to the health score)",
+                                x="points", y="", barmode="relative", height=max(300, 60 + 30 * len(parts)),
+                                legend={"title": {"text": "kind"}}, yaxis={"autorange": "reversed"}))
+
+
+def score_history(hist: pd.DataFrame, *, at_risk_below: float, healthy_from: float) -> go.Figure:
+    """Health and engagement over the stored snapshots (``account.score_history``), diamonds where
+    the profile version changed, dotted lines at the band thresholds."""
+    changed = hist[hist["version_changed"]]
+    dates = _values(pd.to_datetime(hist["as_of"]))
+    data = [{"type": "scatter", "x": dates, "y": _values(hist["health_score"]), "name": "Health",
+             "mode": "lines+markers"},
+            {"type": "scatter", "x": dates, "y": _values(hist["engagement_score"]), "name": "Engagement",
+             "mode": "lines"},
+            {"type": "scatter", "x": _values(pd.to_datetime(changed["as_of"])), "y": _values(changed["health_score"]),
+             "name": "profile version changed", "mode": "markers", "marker": {"symbol": "diamond", "size": 13},
+             "text": [f"version {v}" for v in changed["profile_version"]]}]
+    lines = [(at_risk_below, "at risk below"), (healthy_from, "healthy from")]
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+               "line": {"dash": "dot"}} for y, _ in lines]
+    notes = [{"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": y, "yanchor": "bottom",
+              "text": text, "showarrow": False} for y, text in lines]
+    return figure(data, _layout(title="Health and engagement over the weekly snapshots", x="as of", y="score",
+                                barmode=None, legend={"title": {"text": ""}}, yaxis={"range": [0, 100]},
+                                shapes=shapes, annotations=notes))
+
+
+def weekly_usage(usage: pd.DataFrame) -> go.Figure:
+    """Events per week, value actions and passive events stacked (``account.weekly_usage``)."""
+    data = [{"type": "bar", "name": str(kind), "x": _values(pd.to_datetime(part["week_start"])),
+             "y": _values(part["events"]), "marker": {"color": USAGE_COLORS.get(str(kind))},
+             "hovertemplate": "week from %{x|%Y-%m-%d}: %{y:,.0f} events<extra>" + str(kind) + "</extra>"}
+            for kind, part in usage.groupby("kind", sort=False)]
+    return figure(data, _layout(title="Events per week", x="week from", y="events (sum of quantity)",
+                                legend={"title": {"text": "kind"}}))
