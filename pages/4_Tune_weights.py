@@ -87,8 +87,25 @@ def setting_widgets(base, start) -> None:
     """Each signal's direction and normalisation and the health component weights: settings people
     change now and then, each change preparing the what-if anew (hundreds of milliseconds), so
     they sit above the live part and a change reruns the page. Keeping them out of the fragment
-    takes 2 widgets per signal and the health weights off every slider move's rerun."""
-    with st.expander("Direction and normalisation per signal, health component weights"):
+    takes 2 widgets per signal and the health weights off every slider move's rerun.
+
+    They are drawn only while their expander is open: even hidden, two select boxes per signal
+    cost a new visitor's browser about 0.2 s to draw (bench/browser_bench.py). Their values live
+    in the session under the widgets' keys (seeded from the base profile or the link), and are
+    kept there while the widgets are not drawn, so the proposal and its link still carry them."""
+    keys = [k + s.name for s in base.signals for k in (tuning.DIRECTION, tuning.METHOD)]
+    keys += [tuning.HEALTH + comp for comp in start.health_weights]
+    for key in keys:  # Streamlit forgets a widget's value after a run that does not draw it
+        if key in ss:
+            ss[key] = ss[key]
+    changed = tuning.settings_changed(tuning.from_widgets(ss, start), start, {s.name: s.label for s in base.signals})
+    label = "Direction and normalisation per signal, health component weights"
+    if changed:
+        st.caption("Changed from the base profile: " + "; ".join(plain(c) for c in changed))
+    with st.expander(label + (f" ({len(changed)} changed)" if changed else ""), key="tw_settings",
+                     on_change="rerun") as box:
+        if not box.open:
+            return
         for s in base.signals:
             row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
             row.markdown(plain(s.label), width=LABEL_WIDTH)

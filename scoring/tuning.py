@@ -96,6 +96,17 @@ def from_widgets(values: Mapping[str, object], start: Proposal) -> Proposal:
         {k: float(get(HEALTH + k, v)) for k, v in start.health_weights.items()})
 
 
+def settings_changed(p: Proposal, start: Proposal, labels: Mapping[str, str] | None = None) -> list[str]:
+    """The directions, normalisations and health weights of ``p`` that differ from ``start``, in
+    words (``"Logins: lower is better"``, signals by ``labels`` where given), for the page to say
+    while their widgets are folded away."""
+    name = (labels or {}).get
+    out = [f"{name(k, k)}: {v} is better" for k, v in p.directions.items() if v != start.directions[k]]
+    out += [f"{name(k, k)}: {v}" for k, v in p.methods.items() if v != start.methods[k]]
+    out += [f"{k} weight {_number(v)}" for k, v in p.health_weights.items() if v != start.health_weights[k]]
+    return out
+
+
 def _number(x: float) -> str:
     """Shortest text that reads back as exactly ``x`` (``20`` rather than ``20.0``)."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))

@@ -328,8 +328,20 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def open_settings(at: AppTest, is_open: bool = True) -> AppTest:
+    """Unfold (or fold) the directions, normalisations and health weights: drawn only when open."""
+    at.session_state["tw_settings"] = is_open
+    return run(at)
+
+
+def drawn_settings(at: AppTest) -> list[str]:
+    return [w.key for w in [*at.selectbox, *at.number_input]
+            if w.key.startswith((tuning.DIRECTION, tuning.METHOD, tuning.HEALTH))]
+
+
 def move(at: AppTest) -> AppTest:
     """A proposal that changes every kind of value: weights, a direction, a method, a threshold."""
+    open_settings(at)
     at.slider(key="w.logins").set_value(80.0)
     at.slider(key="w.reports_generated").set_value(5.0)
     at.selectbox(key="dir.api_calls").set_value("lower")
@@ -417,6 +429,39 @@ def test_proposed_auc_is_validates_and_the_proposal_saves_and_publishes(env):
     at.button(key="tw_publish").click()
     run(at)
     assert profiles.published(StateStore(state)).ref == "tuned@1"
+
+
+def test_settings_are_drawn_only_when_unfolded_and_keep_their_values(env):
+    """The directions, normalisations and health weights are drawn only while their expander is
+    open (hidden, they cost a new visitor's browser about 0.2 s); folded away, their values stay
+    in the proposal, its link and its scores, and the page says what differs from the base."""
+    at = open_page()
+    assert drawn_settings(at) == []
+    assert at.expander[0].label == "Direction and normalisation per signal, health component weights"
+    open_settings(at)
+    assert {f"{tuning.DIRECTION}api_calls", f"{tuning.METHOD}logins", f"{tuning.HEALTH}nps"} <= set(drawn_settings(at))
+    at.selectbox(key="dir.api_calls").set_value("lower")
+    at.selectbox(key="norm.integrations_connected").set_value("logz")
+    at.number_input(key="hw.nps").set_value(40.0)
+    unfolded = bands_of(run(at))
+    link = {k: at.query_params[k] for k in at.query_params}
+    open_settings(at, False)
+    assert drawn_settings(at) == []
+    at.slider(key="w.logins").set_value(80.0)
+    run(at)  # a slider move (the fragment), then a full rerun: neither draws nor loses the settings
+    run(at)
+    assert at.query_params["dir.api_calls"] == "lower" and at.query_params["norm.integrations_connected"] == "logz"
+    assert at.query_params["hw.nps"] == "40"
+    assert at.expander[0].label.endswith("(3 changed)")
+    said = " ".join(c.value for c in at.caption)
+    label = {s.name: s.label for s in demo_profile().signals}
+    assert plain(f"{label['api_calls']}: lower is better") in said
+    assert plain(f"{label['integrations_connected']}: logz") in said and "nps weight 40" in said
+    fresh = open_page({k: at.query_params[k] for k in at.query_params})  # the same proposal, folded
+    assert drawn_settings(fresh) == [] and bands_of(fresh) == bands_of(at)
+    folded = open_page(link)  # the link taken while unfolded scores the same folded away
+    assert drawn_settings(folded) == [] and bands_of(folded) == unfolded
+    assert bands_of(open_page()) != unfolded  # (the settings do change the scores)
 
 
 def test_a_link_reopens_the_proposal_exactly(env):
