@@ -3,17 +3,17 @@
 Find an account by name or id (or open ``?account=ID``); an id that is unknown or outside the
 viewer's scope gets the same message. Every figure comes from ``scoring.account`` (queries and
 words) and ``scoring.explain`` (contributions, drivers, why it moved); docs/DASHBOARD.md says
-where each one comes from. Text from data or people goes through ``plain`` or into tables.
+where each one comes from. Text from data or people goes through ``plain``, in tables too
+(``small_table``: short tables as static text, which spares the page Streamlit's data grid code).
 """
 import streamlit as st
 
 from scoring import account, explain, feedback
 from ui import charts, plot
 from ui.auth import current_viewer
-from ui.frame import frame, plain
+from ui.frame import frame, plain, small_table
 
-NUM = st.column_config.NumberColumn(format="%.1f")
-PCT = st.column_config.NumberColumn(format="percent")
+NUM, PCT = "%.1f", "percent"  # formats of small_table's number columns
 
 page = frame("Account", charts=True)
 book = page.book()
@@ -80,10 +80,9 @@ else:
         col.markdown(f"**{title}**\n" + ("".join(f"\n- {plain(t)}" for t in lines) or f"\n{empty}"))
     st.markdown(f"**Biggest lever:** {plain(e.lever or 'none: every signal is at or above the peer median')}")
     plot.show(charts.contributions(account.contributions(book, account_id)), key="contributions")
-    st.dataframe(account.signal_table(e), hide_index=True, width="stretch",
-                 column_config={"change": PCT, "points in health": NUM, "points vs peers": NUM})
-    st.dataframe(account.component_table(e), hide_index=True, width="stretch", column_config={
-        c: NUM for c in ("score", "book median", "points in health", "points vs median")})
+    small_table(account.signal_table(e), {"change": PCT, "points in health": NUM, "points vs peers": NUM})
+    small_table(account.component_table(e),
+                {c: NUM for c in ("score", "book median", "points in health", "points vs median")})
     st.text(account.value_share_text(e.value_share))
     burst = account.burst_text(book, account_id)
     if burst:
@@ -120,8 +119,7 @@ else:
             st.warning(plain(note))
         st.info(plain(moved.summary))
         if moved.table is not None:
-            st.dataframe(moved.table, hide_index=True, width="stretch", key="why_moved",
-                         column_config={c: NUM for c in ("before", "after", "own", "peers", "profile", "change")})
+            small_table(moved.table, {c: NUM for c in ("before", "after", "own", "peers", "profile", "change")})
             st.caption("own: the account's own change (its new inputs against its old peers); peers: "
                        "the shift among its peers; profile: the change of weight profile.")
 
@@ -145,7 +143,7 @@ for tab, fn, empty in (
     if rows.empty:
         tab.info(empty)
     else:
-        tab.dataframe(rows, hide_index=True, width="stretch")
+        small_table(rows, where=tab)
 
 # ---------------------------------------------------------------- feedback
 st.subheader("Feedback")
@@ -201,4 +199,4 @@ history = feedback.account_history(page.state, account_id)
 if history.empty:
     st.info("No feedback on this account yet.")
 else:
-    st.dataframe(history, hide_index=True, width="stretch", key="feedback_history")
+    small_table(history)

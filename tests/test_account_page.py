@@ -221,8 +221,10 @@ def test_deep_link_shows_the_account_scores_and_drivers(env):
     markdown = " ".join(values(at.markdown))
     assert plain(e.down[0]) in markdown and plain(e.lever) in markdown
     assert any("from value actions" in t for t in values(at.text))
-    signals = at.dataframe[0].value
-    assert list(signals["signal"]) == list(e.signals.label)
+    signals = at.table[0].value  # small tables are static text (ui.frame.small_table)
+    assert list(signals["signal"]) == [plain(x) for x in e.signals.label]
+    assert list(signals["points in health"]) == [f"{x:.1f}" for x in e.signals.health_points]
+    assert not at.dataframe  # no data grid on this page: a new visitor's browser never loads its code
     figs = chart_figures(at)
     assert list(figs) == ["contributions", "history", "usage"]
     # what each chart shows: the points add up to health; the band lines sit at the thresholds;
@@ -254,7 +256,7 @@ def test_unknown_and_out_of_scope_ids_get_the_same_message(env, monkeypatch):
     monkeypatch.setattr(ui.frame, "viewer_scope", lambda: Scope.for_owners({other}))
     hidden = open_page(a)
     assert values(hidden.error) == [f"No account with id {plain(a)} in your accounts."]
-    assert not hidden.header and not hidden.metric and not hidden.dataframe
+    assert not hidden.header and not hidden.metric and not hidden.table
     hidden.text_input(key="q").input(book.scores.name[a]).run()  # nor does a search find it
     assert any(m.startswith("No account in your accounts has a name containing") for m in values(hidden.info))
     assert not hidden.header and not pickers(hidden)
@@ -297,8 +299,8 @@ def test_snooze_needs_a_reason_and_a_valid_one_is_saved(env):
     saved = feedback.current(StateStore(state), feedback.today_utc()).snoozed[a]
     assert saved == feedback.Snooze(until, "on holiday", "single-user")
     assert f"Snoozed until {until} by single-user: on holiday" in values(at.text)
-    history = at.dataframe[-1].value
-    assert list(history["what"]) == ["snoozed"] and list(history["who"]) == ["single-user"]
+    history = at.table[-1].value
+    assert list(history["what"]) == ["snoozed"] and list(history["who"]) == [plain("single-user")]
 
 
 def test_risk_flag_is_shown_beside_the_band_and_the_score_keeps_its_band(env):
@@ -317,11 +319,14 @@ def test_risk_flag_is_shown_beside_the_band_and_the_score_keeps_its_band(env):
 
 
 def split_of(at: AppTest) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if "own" in d.value.columns)
+    """The why-it-moved table as numbers (the page shows them as text with one decimal)."""
+    shown = next(t.value for t in at.table if "own" in t.value.columns)
+    return shown.assign(**{c: shown[c].astype(float) for c in ("before", "after", "own", "peers", "profile", "change")})
 
 
 def check_split_adds_up(at: AppTest, db, state, a: str) -> pd.DataFrame:
-    """The Total row's own + peers + profile equals the change in health, computed independently."""
+    """The Total row's own + peers + profile equals the change in health, computed independently
+    (to the one decimal the page shows: each of the four figures is rounded by at most 0.05)."""
     split = split_of(at)
     total = split.set_index("label").loc["Total"]
     since = at.selectbox(key=f"since:{a}")
@@ -329,8 +334,8 @@ def check_split_adds_up(at: AppTest, db, state, a: str) -> pd.DataFrame:
         now_profile, cat = resolve_profile(con, StateStore(state), None)
         now = current.load_book(con, now_profile, cat, current_as_of(con))
     after = now.scores.health_score[a]
-    assert abs(total["own"] + total["peers"] + total["profile"] - (after - total["before"])) < 0.01
-    assert abs(total["after"] - after) < 1e-9 and abs(total["change"] - (after - total["before"])) < 1e-9
+    assert abs(total["own"] + total["peers"] + total["profile"] - total["change"]) <= 0.2
+    assert abs(total["after"] - after) <= 0.05 and abs(total["change"] - (after - total["before"])) <= 0.1
     assert since.value is not None
     return split
 
@@ -377,6 +382,21 @@ def test_why_moved_with_a_new_profile_version_and_a_vanished_one(env, tmp_path, 
 
 HOSTILE = ["<script>alert(1)</script>", "**bold** [link](http://evil.example)",
            '=HYPERLINK("http://evil.example","click")']
+
+
+def test_small_tables_write_data_as_inert_text():
+    """st.table draws each cell as Markdown (HTML off): ui.charts.text_table escapes text from
+    data, so it shows as written, and writes numbers, dates and gaps out itself."""
+    from ui import charts
+
+    rows = pd.DataFrame({"name": HOSTILE, "points": [1.25, -0.04, float("nan"), 12345.678][:len(HOSTILE)]})
+    rows = rows.assign(when=[dt.date(2024, 1, 5), None, pd.Timestamp("2024-02-01 10:30"), pd.Timestamp("2024-02-01")][:len(rows)],
+                       share=[0.125, 1.0, None, -0.5][:len(rows)], count=range(len(rows)), flag=[True, False, True, False][:len(rows)])
+    out = charts.text_table(rows, {"points": "%.1f", "share": "percent"})
+    assert list(out["name"]) == [plain(n) for n in HOSTILE]
+    assert list(out["points"])[:3] == ["1.2", "-0.0", ""] and list(out["share"])[:3] == ["12.5%", "100.0%", ""]
+    assert list(out["when"])[:3] == ["2024-01-05", "", "2024-02-01 10:30"] and list(out["flag"])[:2] == ["yes", "no"]
+    assert list(out["count"])[:2] == ["0", "1"]
 
 
 def test_hostile_names_are_shown_as_plain_text(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ goes through ``safe_label`` first; account names go to tables, where links are b
 """
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 import numpy as np
@@ -218,3 +219,44 @@ def weekly_usage(usage: pd.DataFrame) -> go.Figure:
             for kind, part in usage.groupby("kind", sort=False)]
     return figure(data, _layout(title="Events per week", x="week from", y="events (sum of quantity)",
                                 legend={"title": {"text": "kind"}}))
+
+
+# ---------------------------------------------------------------- small tables as text
+
+STATIC_ROWS = 50  # a static table shows this many rows at most; the caption says how many more
+
+
+def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` written out as text for ``st.table``, which draws every cell as Markdown (HTML
+    off): text from data is escaped (``ui.frame.plain``), so a name like ``**x** [y](z)`` shows
+    as written; numbers get ``formats`` (a column's ``"%.1f"``-style format, or ``"percent"``),
+    else up to six significant digits; dates as ISO dates; a missing value as an empty cell.
+
+    Why ``st.table`` at all: on a page of small tables it spares a new visitor's browser
+    Streamlit's data grid code (1.2 MB), about 0.17 s of the Account page's first load."""
+    from ui.frame import plain
+
+    formats = formats or {}
+    out = {}
+    for col in frame.columns:
+        out[str(col)] = [_cell(v, formats.get(col), plain) for v in frame[col].tolist()]
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _cell(v: object, fmt: str | None, plain) -> str:  # noqa: ANN001 - plain: ui.frame.plain
+    if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)) and fmt is None:
+        return f"{int(v):,}"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        if fmt == "percent":
+            return f"{float(v):.1%}"
+        return fmt % float(v) if fmt else f"{float(v):,.6g}"
+    if isinstance(v, pd.Timestamp) or isinstance(v, dt.datetime):
+        t = pd.Timestamp(v)
+        return t.date().isoformat() if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return plain(v)

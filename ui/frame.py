@@ -274,6 +274,17 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
+def small_table(rows: "pd.DataFrame", formats: dict[str, str] | None = None, *, where: Any = None) -> None:
+    """A short table as static text (``st.table``; ``ui.charts.text_table`` says why and how it
+    is kept plain), at most ``charts.STATIC_ROWS`` rows, the caption saying how many more."""
+    from ui.charts import STATIC_ROWS, text_table
+
+    where = st if where is None else where
+    where.table(text_table(rows.head(STATIC_ROWS), formats), hide_index=True)
+    if len(rows) > STATIC_ROWS:
+        where.caption(f"The first {STATIC_ROWS} of {len(rows):,}.")
+
+
 def show_finding(finding: dataview.Finding, *, problem: str, fine: str) -> None:
     """One data warning: a warning with the count and a table of examples, or a quiet all-clear."""
     if not finding.count:
