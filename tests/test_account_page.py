@@ -397,6 +397,9 @@ def test_small_tables_write_data_as_inert_text():
     assert list(out["points"])[:3] == ["1.2", "-0.0", ""] and list(out["share"])[:3] == ["12.5%", "100.0%", ""]
     assert list(out["when"])[:3] == ["2024-01-05", "", "2024-02-01 10:30"] and list(out["flag"])[:2] == ["yes", "no"]
     assert list(out["count"])[:2] == ["0", "1"]
+    # an e-mail address would become a mailto link whatever is escaped: a code span, copied exactly
+    mails = charts.text_table(pd.DataFrame({"email": ["jo.smith@evil.example", "x`@y.z", "`a@b.c`"]}))
+    assert list(mails["email"]) == ["`jo.smith@evil.example`", "``x`@y.z``", "`` `a@b.c` ``"]
 
 
 def test_hostile_names_are_shown_as_plain_text(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ goes through ``safe_label`` first; account names go to tables, where links are b
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import quote
 
 import numpy as np
@@ -229,7 +230,8 @@ STATIC_ROWS = 50  # a static table shows this many rows at most; the caption say
 def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
     """``frame`` written out as text for ``st.table``, which draws every cell as Markdown (HTML
     off): text from data is escaped (``ui.frame.plain``), so a name like ``**x** [y](z)`` shows
-    as written; numbers get ``formats`` (a column's ``"%.1f"``-style format, or ``"percent"``),
+    as written, and text holding an e-mail address is a code span (``_code``), never a link;
+    numbers get ``formats`` (a column's ``"%.1f"``-style format, or ``"percent"``),
     else up to six significant digits; dates as ISO dates; a missing value as an empty cell.
 
     Why ``st.table`` at all: on a page of small tables it spares a new visitor's browser
@@ -259,4 +261,22 @@ def _cell(v: object, fmt: str | None, plain) -> str:  # noqa: ANN001 - plain: ui
         return t.date().isoformat() if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, dt.date):
         return v.isoformat()
-    return plain(v)
+    text = str(v).replace("\n", " ")
+    if _EMAIL.search(text):
+        return _code(text)
+    return plain(text)
+
+
+# Markdown turns an e-mail address into a mailto link, whatever is escaped in it (the autolinks are
+# found in the text after escapes are read; ui.frame.plain breaks URLs with a zero-width space,
+# which would ride along when someone copies an address). A code span is never linked and copies
+# exactly, so text with an address in it is shown as code.
+_EMAIL = re.compile(r"[^\s@]@[^\s@]+\.[^\s@]")
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span: a run of backticks longer than any inside it, and a space
+    inside each end when the text starts or ends with a backtick."""
+    ticks = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
