@@ -12,6 +12,7 @@ import re
 import tomllib
 
 import numpy as np
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import pytest
@@ -97,3 +98,28 @@ def test_pages_draw_through_the_component_with_a_preload_under_the_menu(tmp_path
     assert chart_figures(at.run())["one"]["data"][0]["y"] == [7]  # a rerun sends the new figure
     sent = {e.key: e.proto.json for e in at.get("bidi_component")}
     assert json.loads(sent["plotly_preload"]) == {"preload": True}
+
+
+def test_margins_are_worked_out_so_plotly_need_not_measure_labels():
+    """plot.spec turns plotly's automargin off and sets margins that hold the labels: the
+    longest category label on the y axis and its title on the left, a line of tick labels (two
+    for dates) and the title at the bottom. Figures with more axes, or their own automargin, keep
+    plotly's own margins."""
+    long = "a CSM with a long e-mail address@example.com"
+    bars = go.Figure(go.Bar(x=[1, 2], y=[long, "short"], orientation="h"),
+                     layout={"yaxis": {"title": {"text": "CSM"}}, "margin": {"l": 40, "b": 40}})
+    layout = json.loads(plot.spec(bars)[0])["layout"]
+    assert layout["xaxis"]["automargin"] is False and layout["yaxis"]["automargin"] is False
+    assert layout["margin"]["l"] >= plot.CHAR_PX * len(long) + plot.TITLE_PX
+    assert layout["margin"]["b"] == 40  # one line of numbers, no title: what it asked for is enough
+    dated = go.Figure(go.Scatter(x=["2026-01-05", "2026-01-12"], y=[1, 2]), layout={"xaxis": {"title": {"text": "as of"}}})
+    layout = json.loads(plot.spec(dated)[0])["layout"]
+    assert layout["margin"]["b"] >= 2 * plot.LINE_PX + plot.TITLE_PX
+    assert layout["margin"]["l"] >= 6 * plot.CHAR_PX
+    stamps = go.Figure(go.Scatter(x=pd.to_datetime(["2026-01-05", "2026-01-12"]), y=[1, 2]))
+    assert json.loads(plot.spec(stamps)[0])["layout"]["margin"]["b"] >= 2 * plot.LINE_PX
+    two = go.Figure(go.Scatter(x=[1], y=[1]), layout={"yaxis2": {"overlaying": "y"}})
+    own = go.Figure(go.Scatter(x=[1], y=[1]), layout={"yaxis": {"automargin": True}})
+    for fig in (two, own):
+        layout = json.loads(plot.spec(fig)[0])["layout"]
+        assert "automargin" not in layout.get("xaxis", {}) and "margin" not in layout
