@@ -71,6 +71,19 @@ RUN_COUNTER = """(() => {
 })();"""
 
 
+# What a page that did not settle shows: runs counted, the script state, skeletons and stale
+# elements left, each chart's drawn mark, each slider's value, and any exception box.
+PAGE_STATE_JS = """() => ({
+  runs: window.__csRuns,
+  state: (document.querySelector('[data-testid=stApp]') || {getAttribute: () => null}).getAttribute('data-test-script-state'),
+  skeletons: document.querySelectorAll('[data-testid=stSkeleton]').length,
+  stale: document.querySelectorAll('[data-stale=true]').length,
+  charts: [...document.querySelectorAll('.cs-chart')].map(c => c.dataset.drawn),
+  sliders: [...document.querySelectorAll('[data-testid=stSlider] [role=slider]')].map(s => s.getAttribute('aria-valuenow')),
+  focused: document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : null,
+  exceptions: [...document.querySelectorAll('[data-testid=stException]')].map(e => e.innerText.slice(0, 300)),
+})"""
+
 # Settled: the run finished, and the page has drawn it: elements of a lazily loaded kind show a
 # skeleton until their code arrives, elements of the previous run stay (marked stale) until the
 # new ones are drawn, and charts draw once plotly.js has loaded (ui/plot.js marks each one drawn);
@@ -281,7 +294,11 @@ class App:
 
     def settled(self, after: int = 0, *, timeout_ms: int = UI_TIMEOUT_MS) -> None:
         """Wait until more than ``after`` runs have finished and none is running; then check."""
-        self.page.wait_for_function(SETTLED_JS, arg=after, timeout=timeout_ms)
+        try:
+            self.page.wait_for_function(SETTLED_JS, arg=after, timeout=timeout_ms)
+        except Exception as exc:  # say what the page was waiting for, not only that it timed out
+            raise AssertionError(f"the page did not settle after run {after}: "
+                                 f"{self.page.evaluate(PAGE_STATE_JS)}") from exc
         self.frames(2)  # what the last messages brought is drawn on the next frames
         self.session.check()
 
