@@ -2,7 +2,7 @@
 
 Find an account by name or id (or open ``?account=ID``); an id that is unknown or outside the
 viewer's scope gets the same message. Every figure comes from ``scoring.account`` (queries and
-words) and ``scoring.explain`` (contributions, drivers, why it moved); docs/DASHBOARD.md says
+words), ``scoring.explain`` (contributions, drivers) and ``scoring.moved`` (why it moved); docs/DASHBOARD.md says
 where each one comes from. Text from data or people goes through ``plain``, in tables too
 (``small_table``: short tables as static text, which spares the page Streamlit's data grid code).
 """

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import explain
+from . import explain, moved
 from .current import Book
 from .profile import ProfileError
 from .scope import Scope
@@ -302,7 +302,7 @@ BookFor = Callable[[str | None, dt.date], Book]
 
 def compare(book_for: BookFor, after: Book, account_id: str, *, since: dt.date, profile_name: str,
             profile_version: int, snapshot_health: float | None = None) -> Comparison:
-    """Split the change in health since the snapshot of ``since`` with ``explain.why_moved``.
+    """Split the change in health since the snapshot of ``since`` with ``moved.why_moved``.
 
     ``book_for(ref, as_of)`` scores the whole book (``None``: the profile ``after`` uses). The
     earlier date is scored with the snapshot's profile version; when that version no longer
@@ -319,7 +319,7 @@ def compare(book_for: BookFor, after: Book, account_id: str, *, since: dt.date, 
     same = before.profile.ref == after.profile.ref and before.profile == after.profile
     try:
         old = None if same else book_for(ref, after.as_of)
-        split = explain.why_moved(before, after, account_id, after_old_profile=old)
+        split = moved.why_moved(before, after, account_id, after_old_profile=old)
     except KeyError as exc:
         return Comparison(since, None, str(exc.args[0]), notes)
     then = float(before.scores.at[account_id, "health_score"])
@@ -335,8 +335,8 @@ def compare(book_for: BookFor, after: Book, account_id: str, *, since: dt.date, 
 def _summary(split: pd.DataFrame, total: pd.Series, since: dt.date, until: dt.date) -> str:
     change = total["change"]
     way = "up" if change > 0 else "down"
-    moved = "barely moved" if abs(change) < 0.05 else f"went {way} {abs(change):.1f} points"
-    text = f"Health {moved}, from {total['before']:.1f} on {since} to {total['after']:.1f} on {until}."
+    went = "barely moved" if abs(change) < 0.05 else f"went {way} {abs(change):.1f} points"
+    text = f"Health {went}, from {total['before']:.1f} on {since} to {total['after']:.1f} on {until}."
     part = max(PARTS, key=lambda k: abs(total[k]))
     if abs(total[part]) < 0.05:
         return text

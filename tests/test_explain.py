@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scoring import current, explain
+from scoring import current, explain, moved
 from scoring.demo import build_demo
 from scoring.engine import default_as_of
 from scoring.history import resolve_profile
@@ -108,22 +108,22 @@ def test_why_moved_splits_own_change_peer_shift_and_profile_change() -> None:
     before = hand_book(hand_inputs([0.0, 10.0, 20.0, 30.0], [5.0, 5.0, 1.0, 9.0], [0.0] * 4), p)
     # only the peers moved: A0's own inputs are the same, so its own change is 0
     peers_moved = hand_book(hand_inputs([0.0, 1.0, 2.0, 3.0], [5.0, 9.0, 9.0, 9.0], [0.0] * 4), p)
-    w = explain.why_moved(before, peers_moved, "A0")
+    w = moved.why_moved(before, peers_moved, "A0")
     assert w["own"].abs().max() < 1e-12
     assert w["profile"].abs().max() == 0
     change = peers_moved.scores.health_score["A0"] - before.scores.health_score["A0"]
     assert change != 0 and w["peers"].sum() == pytest.approx(change, abs=1e-9)
     # only A0 moved: the hybrid is the later book, so the peer shift is 0
     own_moved = hand_book(hand_inputs([40.0, 10.0, 20.0, 30.0], [5.0, 5.0, 1.0, 9.0], [0.0] * 4), p)
-    w = explain.why_moved(before, own_moved, "A0")
+    w = moved.why_moved(before, own_moved, "A0")
     assert w["peers"].abs().max() < 1e-12
     assert w["own"].sum() == pytest.approx(own_moved.scores.health_score["A0"] - before.scores.health_score["A0"])
     # a profile change on the same data is all "profile"
     q = dataclasses.replace(hand_profile(20.0, 80.0), version=2)
     reweighted = hand_book(before.inputs, q)
     with pytest.raises(ValueError, match="profiles differ"):
-        explain.why_moved(before, reweighted, "A0")
-    w = explain.why_moved(before, reweighted, "A0", after_old_profile=before)
+        moved.why_moved(before, reweighted, "A0")
+    w = moved.why_moved(before, reweighted, "A0", after_old_profile=before)
     assert w[["own", "peers"]].abs().max().max() < 1e-12
     assert w["profile"].sum() == pytest.approx(reweighted.scores.health_score["A0"] - before.scores.health_score["A0"])
 
@@ -153,14 +153,14 @@ def test_contributions_and_the_why_moved_split_add_up_on_the_demo(demo) -> None:
     scored = after.scores.health_score.notna()
     assert (parts[scored].sum(axis=1) - after.scores.health_score[scored]).abs().max() < 1e-9
     both = before.scores.index.intersection(after.scores.index)
-    moved = both[(after.scores.health_score[both] - before.scores.health_score[both]).abs() > 1][:15]
-    assert len(moved) >= 5
-    for a in moved:
-        w = explain.why_moved(before, after, a, after_old_profile=after_old)
+    changed = both[(after.scores.health_score[both] - before.scores.health_score[both]).abs() > 1][:15]
+    assert len(changed) >= 5
+    for a in changed:
+        w = moved.why_moved(before, after, a, after_old_profile=after_old)
         total = after.scores.health_score[a] - before.scores.health_score[a]
         assert abs(w[["own", "peers", "profile"]].sum().sum() - total) < 0.01
         assert (w["own"] + w["peers"] + w["profile"] - w["change"]).abs().max() < 1e-9
-    e = explain.explain(after, moved[0])
+    e = explain.explain(after, changed[0])
     assert e.signals.contribution.sum() == pytest.approx(e.engagement)
     with pytest.raises(KeyError, match="not in the book"):
         explain.signal_drivers(after, ["no-such-account"])
@@ -207,7 +207,7 @@ def test_the_one_row_hybrid_equals_rescoring_the_whole_book(demo, spec) -> None:
         books.append(rescored(book, profile, inputs))
     before, after = books
     for a in [*both[:25], *no_segment[:4]]:
-        fast, slow = explain._hybrid(before, after, a), full_book_hybrid(before, after, a)
+        fast, slow = moved._hybrid(before, after, a), full_book_hybrid(before, after, a)
         assert list(fast.scores.index) == [a]
         pd.testing.assert_frame_equal(fast.normalised.frame(), slow.normalised.frame().loc[[a]], check_exact=True)
         pd.testing.assert_frame_equal(explain.health_contributions(fast, pd.Index([a])),
