@@ -224,13 +224,13 @@ def _stays(accounts: pd.Index, keepers: tuple[pa.Array | None, str | None]) -> t
     return pd.Series(ok, index=accounts, dtype=bool), note
 
 
-def _among(accounts: pd.Index, ids: Iterable[str]) -> np.ndarray:
-    """Whether each account is one of ``ids`` (a few: the ones with feedback), as a new array."""
+def _among(accounts: pa.Array, ids: Iterable[str]) -> np.ndarray:
+    """Whether each account (Arrow text) is one of ``ids`` (a few: the ones with feedback), as a
+    new, writable array."""
     ids = [str(a) for a in ids]
     if not ids or not len(accounts):
         return np.zeros(len(accounts), dtype=bool)
-    found = _is_in(_arrow_text(accounts), pa.array(ids, type=pa.string()))
-    return found.to_numpy(zero_copy_only=False).copy()
+    return _is_in(accounts, pa.array(ids, type=pa.string())).to_numpy(zero_copy_only=False).copy()
 
 
 def _is_in(ids: pa.Array, values: pa.Array) -> pa.Array:
@@ -400,14 +400,15 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     df = df[passes]
 
     # feedback: snoozed, dismissed, recently touched
-    snoozed = _among(df.index, feedback.snoozed)
-    dismissed = _among(df.index, feedback.dismissed)  # then whether each dismissal still holds
+    ids = _arrow_text(df.index)
+    snoozed = _among(ids, feedback.snoozed)
+    dismissed = _among(ids, feedback.dismissed)  # then whether each dismissal still holds
     for i in np.flatnonzero(dismissed):
         dismissed[i] = dismissal_holds(feedback, df.index[i], df["band"].iat[i], df["health_score"].iat[i])
     recent = np.zeros(len(df), dtype=bool)
     if not settings.include_recent and settings.recent_days:
         since = feedback.today - dt.timedelta(days=settings.recent_days)
-        recent = _among(df.index, [a for a, when in feedback.last_touched.items() if when > since])
+        recent = _among(ids, [a for a, when in feedback.last_touched.items() if when > since])
     held["snoozed"] = int(snoozed.sum())
     held["dismissed"] = int((dismissed & ~snoozed).sum())
     held["contacted or exported recently"] = int((recent & ~snoozed & ~dismissed).sum())

@@ -95,11 +95,11 @@ def fixed_margins(d: dict) -> None:
     x, y = layout.setdefault("xaxis", {}), layout.setdefault("yaxis", {})
     if "automargin" in x or "automargin" in y:
         return
-    labels = [v for t in d["data"] for v in _values(t.get("y")) if isinstance(v, str)]
+    labels = [v for t in d["data"] for v in _as_list(t.get("y")) if isinstance(v, str)]
     tick_w = CHAR_PX * (max(map(len, labels)) if labels else 6)
     left = min(tick_w, 320) + 10 + (TITLE_PX if _title(y) else 0)
     dates = any(getattr(t.get("x"), "dtype", np.dtype(object)).kind == "M"
-                or any(_is_date(v) for v in _values(t.get("x"))[:3]) for t in d["data"])
+                or any(_is_date(v) for v in _as_list(t.get("x"))[:3]) for t in d["data"])
     bottom = LINE_PX * (2 if dates else 1) + 12 + (TITLE_PX if _title(x) else 0)
     margin = dict(layout.get("margin") or {})
     margin["l"], margin["b"] = max(margin.get("l", 0), left), max(margin.get("b", 0), bottom)
@@ -107,7 +107,7 @@ def fixed_margins(d: dict) -> None:
     x["automargin"] = y["automargin"] = False
 
 
-def _values(v: object) -> list:
+def _as_list(v: object) -> list:
     if v is None or isinstance(v, (dict, str)):
         return []
     return v.tolist() if hasattr(v, "tolist") else list(v)  # type: ignore[call-overload]
