@@ -230,7 +230,7 @@ STATIC_ROWS = 50  # a static table shows this many rows at most; the caption say
 def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
     """``frame`` written out as text for ``st.table``, which draws every cell as Markdown (HTML
     off): text from data is escaped (``ui.frame.plain``), so a name like ``**x** [y](z)`` shows
-    as written, and text holding an e-mail address is a code span (``_code``), never a link;
+    as written, and text holding an e-mail address is a code span (``_code``: copied exactly);
     numbers get ``formats`` (a column's ``"%.1f"``-style format, or ``"percent"``),
     else up to six significant digits; dates as ISO dates; a missing value as an empty cell.
 
@@ -267,10 +267,10 @@ def _cell(v: object, fmt: str | None, plain) -> str:  # noqa: ANN001 - plain: ui
     return plain(text)
 
 
-# Markdown turns an e-mail address into a mailto link, whatever is escaped in it (the autolinks are
-# found in the text after escapes are read; ui.frame.plain breaks URLs with a zero-width space,
-# which would ride along when someone copies an address). A code span is never linked and copies
-# exactly, so text with an address in it is shown as code.
+# In a table, text holding an e-mail address (a contact's, an author's) is a code span rather than
+# plain()'s text: plain() keeps Markdown from linking it with a zero-width space after the "@",
+# which would ride along when someone copies the address; a code span is never linked either and
+# copies exactly.
 _EMAIL = re.compile(r"[^\s@]@[^\s@]+\.[^\s@]")
 
 

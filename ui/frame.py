@@ -259,15 +259,17 @@ def _banner(page: Page, *, profile: str) -> None:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$])")
 
 
-# Markdown turns bare URLs into links ("autolinks") even when their punctuation is escaped; a
-# zero-width space after the scheme or "www" keeps them text, and looks the same.
+# Markdown turns bare URLs and e-mail addresses into links ("autolinks") even when their
+# punctuation is escaped (they are found in the text after escapes are read); a zero-width space
+# after the scheme, "www" or the "@" keeps them text, and looks the same.
 _AUTOLINK = re.compile(r"(?i)\b(https?|ftp|www)(?=\\?[:.])")
+_MAIL = re.compile(r"@(?=[\w-]+(?:\\?\.[\w-]+)+)")  # an address's domain has a dot ("NAME@2" has none)
 
 
 def plain(text: object) -> str:
     """``text`` escaped so Markdown shows it as written (no links, emphasis, icons or HTML)."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
-    return _AUTOLINK.sub("\\1\u200b", escaped)
+    return _MAIL.sub("@\u200b", _AUTOLINK.sub("\\1\u200b", escaped))
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:

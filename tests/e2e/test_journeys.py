@@ -63,8 +63,9 @@ def number(text: str) -> float:
 
 def shown(name: str) -> str:
     """A name as the page shows it in a heading: one line, and a zero-width space after a URL
-    scheme or "www" (``ui.frame.plain`` keeps Markdown from turning them into links)."""
-    return re.sub(r"(?i)\b(https?|ftp|www)(?=[:.])", "\\1\u200b", name.replace("\n", " "))
+    scheme, "www" or an address's "@" (``ui.frame.plain`` keeps Markdown from linking them)."""
+    text = re.sub(r"(?i)\b(https?|ftp|www)(?=[:.])", "\\1\u200b", name.replace("\n", " "))
+    return re.sub(r"@(?=[\w-]+(?:\.[\w-]+)+)", "@\u200b", text)
 
 
 def band_of(health: float, low: float, high: float) -> str:
