@@ -405,6 +405,22 @@ def test_small_tables_write_data_as_inert_text():
     assert list(mails["email"]) == ["`jo.smith@evil.example`", "``x`@y.z``", "`` `a@b.c` ``"]
 
 
+def test_a_long_table_is_a_grid_with_every_row():
+    """small_table writes a short table out as text; one longer than charts.STATIC_ROWS rows is a
+    data grid holding every row, so nothing is cut off."""
+    def script():
+        import pandas as pd
+
+        from ui.frame import small_table
+        small_table(pd.DataFrame({"points": [0.25 * i for i in range(51)]}), {"points": "%.1f"})
+        small_table(pd.DataFrame({"points": [1.25, 2.0]}), {"points": "%.1f"})
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [len(d.value) for d in at.dataframe] == [51] and list(at.dataframe[0].value["points"])[-1] == 12.5
+    assert [list(t.value["points"]) for t in at.table] == [["1.2", "2.0"]]
+
+
 def test_hostile_names_are_shown_as_plain_text(tmp_path, monkeypatch):
     src = tmp_path / "in"
     write_csv(src / "accounts.csv", ACCOUNT_COLS,

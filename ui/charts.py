@@ -224,7 +224,7 @@ def weekly_usage(usage: pd.DataFrame) -> go.Figure:
 
 # ---------------------------------------------------------------- small tables as text
 
-STATIC_ROWS = 50  # a static table shows this many rows at most; the caption says how many more
+STATIC_ROWS = 50  # a table this long or shorter is static text (ui.frame.small_table)
 
 
 def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:

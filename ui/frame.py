@@ -278,13 +278,16 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 
 def small_table(rows: "pd.DataFrame", formats: dict[str, str] | None = None, *, where: Any = None) -> None:
     """A short table as static text (``st.table``; ``ui.charts.text_table`` says why and how it
-    is kept plain), at most ``charts.STATIC_ROWS`` rows, the caption saying how many more."""
+    is kept plain). One longer than ``charts.STATIC_ROWS`` rows is a data grid, every row in it
+    (scrolled, sorted): the rare long table pays for the grid's code, the usual short one not."""
     from ui.charts import STATIC_ROWS, text_table
 
     where = st if where is None else where
-    where.table(text_table(rows.head(STATIC_ROWS), formats), hide_index=True)
-    if len(rows) > STATIC_ROWS:
-        where.caption(f"The first {STATIC_ROWS} of {len(rows):,}.")
+    if len(rows) <= STATIC_ROWS:
+        where.table(text_table(rows, formats), hide_index=True)
+    else:
+        where.dataframe(rows, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format=f) for c, f in (formats or {}).items()})
 
 
 def show_finding(finding: dataview.Finding, *, problem: str, fine: str) -> None:
