@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .feedback import DISMISS_DROP, Feedback, band_worse
+from .list_history import (CHANGE_DAYS, CHANGE_TOLERANCE, among, arrow_text, band_keepers, change,
+                           health_30_days_before, passing)
 from .memo import Memo
 from .risk import expected_arr_at_risk
 from .scope import Scope
@@ -58,7 +58,6 @@ MIN_DROP = 10.0
 RECENT_DAYS = 14
 CAPACITY = 25  # the pages' default "I can reach N this week"
 RENEWAL_WINDOW = 120
-CHANGE_DAYS, CHANGE_TOLERANCE = 30, 7
 HORIZON_DAYS = 90
 REASONS_TOP = 3
 
@@ -167,83 +166,6 @@ def opportunity(arr, seat_utilisation, usage_growth) -> np.ndarray:
     u = np.nan_to_num(np.asarray(seat_utilisation, dtype=np.float64))
     g = np.nan_to_num(np.asarray(usage_growth, dtype=np.float64))
     return a * u * (1.0 + g)
-
-
-def change_over_30_days(health: pd.Series, snapshots: pd.DataFrame, as_of: dt.date) -> pd.Series:
-    """Health now minus health in the account's snapshot nearest to ``as_of - 30`` days (within
-    7 days of it; the earlier one on a tie); NaN without such a snapshot."""
-    return _change(health, health_30_days_before(snapshots, as_of))
-
-
-def health_30_days_before(snapshots: pd.DataFrame, as_of: dt.date) -> pd.Series:
-    """Per account (index account_id), health in its snapshot nearest to ``as_of - 30`` days
-    (within 7 days of it; the earlier one on a tie); accounts without one are absent."""
-    target = pd.Timestamp(as_of - dt.timedelta(days=CHANGE_DAYS))
-    s = snapshots[["as_of", "account_id", "health_score"]].copy()
-    s["gap"] = (pd.to_datetime(s["as_of"]) - target).dt.days
-    s = s[(s["gap"].abs() <= CHANGE_TOLERANCE) & s["health_score"].notna()]
-    s = s.assign(dist=s["gap"].abs()).sort_values(["account_id", "dist", "gap"], kind="stable")
-    return s.drop_duplicates("account_id").set_index("account_id")["health_score"]
-
-
-def _change(health: pd.Series, then: pd.Series) -> pd.Series:
-    return (health - then.reindex(health.index)).rename("change_30d")
-
-
-def stayed_in_band(accounts: pd.Index, snapshots: pd.DataFrame, band: str, as_of: dt.date,
-                   days: int) -> tuple[pd.Series, str | None]:
-    """Per account: in ``band`` in every stored snapshot from the newest one at least ``days``
-    before ``as_of`` (the anchor) up to ``as_of``. With no snapshot that far back the rule cannot
-    apply: every account passes, and the note says so."""
-    return _stays(accounts, band_keepers(snapshots, band, as_of, days))
-
-
-def band_keepers(snapshots: pd.DataFrame, band: str, as_of: dt.date,
-                 days: int) -> tuple[pa.Array | None, str | None]:
-    """The ids that pass ``stayed_in_band`` (Arrow text, unique), and its note; None instead of
-    ids when every account passes (``days`` is 0, or no snapshot is that old)."""
-    if days <= 0:
-        return None, None
-    dates = pd.to_datetime(snapshots["as_of"]) if len(snapshots) else pd.Series([], dtype="datetime64[ns]")
-    cutoff = pd.Timestamp(as_of - dt.timedelta(days=days))
-    before = dates[dates <= cutoff]
-    if before.empty:
-        return None, f"no score history {days} days back for this profile version: the {days}-day rule is off"
-    anchor = before.max()
-    window = snapshots[(dates >= anchor) & (dates < pd.Timestamp(as_of))]
-    on_anchor = _arrow_text(window.loc[pd.to_datetime(window["as_of"]) == anchor, "account_id"]).unique()
-    off_band = _arrow_text(window.loc[window["band"].astype("str") != band, "account_id"]).unique()
-    return on_anchor.filter(pc.invert(_is_in(on_anchor, off_band))), None
-
-
-def _stays(accounts: pd.Index, keepers: tuple[pa.Array | None, str | None]) -> tuple[pd.Series, str | None]:
-    ids, note = keepers
-    if ids is None:
-        return pd.Series(True, index=accounts), note
-    ok = _is_in(_arrow_text(accounts), ids).to_numpy(zero_copy_only=False)
-    return pd.Series(ok, index=accounts, dtype=bool), note
-
-
-def _among(accounts: pa.Array, ids: Iterable[str]) -> np.ndarray:
-    """Whether each account (Arrow text) is one of ``ids`` (a few: the ones with feedback), as a
-    new, writable array."""
-    ids = [str(a) for a in ids]
-    if not ids or not len(accounts):
-        return np.zeros(len(accounts), dtype=bool)
-    return _is_in(accounts, pa.array(ids, type=pa.string())).to_numpy(zero_copy_only=False).copy()
-
-
-def _is_in(ids: pa.Array, values: pa.Array) -> pa.Array:
-    """Whether each id is among ``values``, as Arrow booleans (no nulls), by Arrow's hash lookup
-    (pandas' ``isin`` on Arrow text walks Python strings one by one: about a second for 100,000
-    accounts)."""
-    return pc.is_in(ids, value_set=values.cast(ids.type).unique()).fill_null(False)
-
-
-def _arrow_text(x: pd.Index | pd.Series) -> pa.Array:
-    if hasattr(x.array, "__arrow_array__"):  # Arrow-backed text: no copy
-        return pa.array(x.array)
-    return pa.array([None if v is None else str(v) for v in x], type=pa.string())
 
 
 def dismissal_holds(feedback: Feedback, account_id: str, band_now: str, health_now: float) -> bool:
@@ -375,7 +297,7 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     # what the snapshots say does not depend on the settings or feedback: kept with the data
     then = data.memo(("health_30_days_before", book.as_of),
                      lambda: health_30_days_before(data.snapshots, book.as_of))
-    df["change_30d"] = _change(df["health_score"], then)
+    df["change_30d"] = change(df["health_score"], then)
     seats = inputs["seats"].where(inputs["seats"] > 0)
     df["seat_utilisation"] = inputs["active_users"] / seats
     prev = inputs["usage_prev"].where(inputs["usage_prev"] > 0)
@@ -388,8 +310,8 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
 
     # who of the candidates enters past the alert-fatigue rule
     days = settings.min_days_in_band
-    stays, note = _stays(df.index, data.memo(("band_keepers", band, book.as_of, days),
-                                             lambda: band_keepers(data.snapshots, band, book.as_of, days)))
+    stays, note = passing(df.index, data.memo(("band_keepers", band, book.as_of, days),
+                                              lambda: band_keepers(data.snapshots, band, book.as_of, days)))
     if note:
         notes.append(note)
     enters = stays
@@ -400,15 +322,15 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
     df = df[passes]
 
     # feedback: snoozed, dismissed, recently touched
-    ids = _arrow_text(df.index)
-    snoozed = _among(ids, feedback.snoozed)
-    dismissed = _among(ids, feedback.dismissed)  # then whether each dismissal still holds
+    ids = arrow_text(df.index)
+    snoozed = among(ids, feedback.snoozed)
+    dismissed = among(ids, feedback.dismissed)  # then whether each dismissal still holds
     for i in np.flatnonzero(dismissed):
         dismissed[i] = dismissal_holds(feedback, df.index[i], df["band"].iat[i], df["health_score"].iat[i])
     recent = np.zeros(len(df), dtype=bool)
     if not settings.include_recent and settings.recent_days:
         since = feedback.today - dt.timedelta(days=settings.recent_days)
-        recent = _among(ids, [a for a, when in feedback.last_touched.items() if when > since])
+        recent = among(ids, [a for a, when in feedback.last_touched.items() if when > since])
     held["snoozed"] = int(snoozed.sum())
     held["dismissed"] = int((dismissed & ~snoozed).sum())
     held["contacted or exported recently"] = int((recent & ~snoozed & ~dismissed).sum())
@@ -525,7 +447,6 @@ def read_list_data(ds: "DataStore", *, scope: Scope, profile: "Profile", as_of: 
 
 
 __all__ = ["BAND_OF", "account_url", "CAPACITY", "LISTS", "ListData", "ListSettings", "OutreachList", "PLAY_RULES",
-           "band_keepers", "build_list", "change_over_30_days", "columns", "dismissal_holds",
-           "expected_arr_at_risk", "fit_churn", "health_30_days_before", "opportunity", "owners", "priority",
-           "read_contacts", "read_features_used", "read_list_data", "read_renewals", "read_snapshots",
-           "renewal_proximity", "stayed_in_band", "suggest_play"]
+           "build_list", "columns", "dismissal_holds", "expected_arr_at_risk", "fit_churn", "opportunity", "owners",
+           "priority", "read_contacts", "read_features_used", "read_list_data", "read_renewals", "read_snapshots",
+           "renewal_proximity", "suggest_play"]

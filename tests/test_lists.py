@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from scoring import feedback, lists
+from scoring import feedback, list_history, lists
 from scoring.feedback import Dismissal, Feedback
 from scoring.scope import Scope
 from scoring.state import StateStore
@@ -129,13 +129,13 @@ def test_stayed_in_band_on_hand_made_snapshots(ids_dtype, snaps_dtype):
     ])
     snaps["account_id"] = snaps["account_id"].astype(snaps_dtype)
     ids = pd.Index(["A", "B", "C", "D"], dtype=ids_dtype)
-    ok, note = lists.stayed_in_band(ids, snaps, "at_risk", t, 14)
+    ok, note = list_history.stayed_in_band(ids, snaps, "at_risk", t, 14)
     assert note is None and ok.to_dict() == {"A": True, "B": False, "C": False, "D": False}
-    ok, _ = lists.stayed_in_band(ids, snaps, "at_risk", t, 7)  # anchor d(7): B, C, A qualify
+    ok, _ = list_history.stayed_in_band(ids, snaps, "at_risk", t, 7)  # anchor d(7): B, C, A qualify
     assert ok.to_dict() == {"A": True, "B": True, "C": True, "D": False}
-    ok, note = lists.stayed_in_band(ids, snaps, "at_risk", t, 0)  # 0 turns the rule off
+    ok, note = list_history.stayed_in_band(ids, snaps, "at_risk", t, 0)  # 0 turns the rule off
     assert ok.all() and note is None
-    ok, note = lists.stayed_in_band(ids, snaps, "at_risk", t, 60)  # no history that far back
+    ok, note = list_history.stayed_in_band(ids, snaps, "at_risk", t, 60)  # no history that far back
     assert ok.all() and "rule is off" in note
 
 
@@ -146,7 +146,7 @@ def test_change_over_30_days_uses_the_nearest_snapshot():
                     (d(29), "B", 60, "watch"), (d(31), "B", 50, "watch"),  # a tie: 31 and 29 are 1 off
                     (d(45), "C", 60, "watch")])  # too far from 30 days ago
     now = pd.Series({"A": 65.0, "B": 55.0, "C": 40.0, "D": 10.0})
-    got = lists.change_over_30_days(now, snaps, t)
+    got = list_history.change_over_30_days(now, snaps, t)
     assert got["A"] == -5.0 and got["B"] == 5.0 and math.isnan(got["C"]) and math.isnan(got["D"])
 
 
