@@ -14,8 +14,9 @@ How it measures, and why:
 - **Debian's chromium through Playwright**, one browser context per visitor, 1400x1000 window.
 - **Times are taken inside the page**, so Playwright's own round trips are not counted: an init
   script notes ``performance.now()`` at every ``keydown`` and ``pointerdown`` (capture phase), and
-  counts the app's finished runs off ``data-test-script-state`` (a MutationObserver, as
-  ``tests/e2e/helpers.py`` does). The end of an interaction is the first animation frame in which a
+  counts the app's finished runs as ``tests/e2e/helpers.py`` does (``RUN_COUNTER``: off
+  ``data-test-script-state``, and off the page's websocket for a run whose state change React drew
+  in one batch). The end of an interaction is the first animation frame in which a
   run that started after the input has finished (``[data-testid=stApp][data-test-script-state=
   notRunning]``), no element skeleton is left (element code loads lazily) and no element of the
   previous run is still marked stale: the page shows the new numbers and charts. Besides, Python
@@ -63,6 +64,7 @@ for _p in (ROOT, ROOT / "tests", ROOT / "bench"):
 
 from load_bench import CHROMIUM, CHROMIUM_ARGS, DONE, _finished, build_demo, pct  # noqa: E402
 from wsclient import log_tail, serve  # noqa: E402
+from e2e.helpers import NO_RUNS, RAN_SINCE_JS, RUN_COUNTER, RUNS_NOW_JS  # noqa: E402
 from ui import plot  # noqa: E402
 
 GOAL_LOAD_S, GOAL_SLIDER_MS, GOAL_FILTER_MS = 2.0, 300.0, 300.0
@@ -74,26 +76,19 @@ PAGES = [("Portfolio", "/"), ("At risk", "/At_risk"), ("Expansion ready", "/Expa
          ("How scores work", "/How_scores_work"), ("Audit", "/Audit"), ("Data", "/Data")]
 SMOKE_PAGES = ("Portfolio", "Tune weights")
 
-INIT_JS = """(() => {
+# the input's time; the finished runs are counted as the browser journeys count them
+MARKS_JS = """(() => {
   if (window.__bb) return;
-  const bb = window.__bb = {t0: null, t1: null, done: 0};
+  const bb = window.__bb = {t0: null, t1: null};
   const mark = () => { bb.t0 = performance.now(); };
   addEventListener('keydown', mark, true);
   addEventListener('pointerdown', mark, true);
-  new MutationObserver(list => {
-    for (const m of list) {
-      if (m.target.getAttribute('data-testid') !== 'stApp') continue;
-      const now = m.target.getAttribute('data-test-script-state');
-      if (now === 'notRunning' && m.oldValue !== 'notRunning') bb.done++;
-    }
-  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                        attributeFilter: ['data-test-script-state']});
 })();"""
 
 # polled on every animation frame: the first frame that shows the finished run notes its time
 SETTLED_JS = f"""n => {{
   const bb = window.__bb;
-  const ok = !!bb && bb.done > n
+  const ok = !!bb && {RAN_SINCE_JS}(n)
     && document.querySelector('{DONE}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
     && document.querySelector('[data-stale=true]') === null
@@ -127,7 +122,8 @@ class Tab:
     async def open(cls, browser, base: str) -> "Tab":
         context = await browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(TIMEOUT_MS)
-        await context.add_init_script(INIT_JS)
+        await context.add_init_script(RUN_COUNTER)
+        await context.add_init_script(MARKS_JS)
         return cls(context, await context.new_page(), base)
 
     def _on_ws(self, ws) -> None:
@@ -159,7 +155,7 @@ class Tab:
         measured in the page; the same seen from here, for comparison)."""
         started = time.perf_counter()
         await self.page.goto(self.base + path, wait_until="commit", timeout=TIMEOUT_MS)
-        await self.page.wait_for_function(SETTLED_JS, arg=0, polling="raf", timeout=TIMEOUT_MS)
+        await self.page.wait_for_function(SETTLED_JS, arg=NO_RUNS, polling="raf", timeout=TIMEOUT_MS)
         wall = time.perf_counter() - started
         t1 = await self.page.evaluate("window.__bb.t1")
         return t1 / 1000, wall
@@ -167,7 +163,7 @@ class Tab:
     async def act(self, action) -> tuple[float, float]:
         """Do ``action`` (an input that reruns the script) and wait for the rerun to finish and
         show: (ms from the input event to the first frame showing it, in the page; ms from here)."""
-        before = await self.page.evaluate("window.__bb.t0 = null; window.__bb.done")
+        before = await self.page.evaluate(f"window.__bb.t0 = null; {RUNS_NOW_JS}")
         finished = self.finished
         started = time.perf_counter()
         async with self.ws.expect_event("framereceived", predicate=_finished, timeout=TIMEOUT_MS):

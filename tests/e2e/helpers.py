@@ -8,10 +8,10 @@ Shared by ``tests/e2e/conftest.py`` and ``scripts/screenshots.py``. Why it is sh
   secrets from the working directory and ``~/.streamlit``, so a developer's own
   ``secrets.toml`` never turns sign-in on under the tests, and ``data/`` there is empty, so the
   first-start journey finds no database at the default path.
-- **Settled means a finished run, not a quiet moment.** An init script counts the app's script
-  runs off the ``data-test-script-state`` attribute of ``[data-testid=stApp]`` (a
-  MutationObserver, so a run shorter than a polling interval still counts); ``App.act`` waits for
-  a run that started after the action to reach ``notRunning``. No fixed sleeps anywhere.
+- **Settled means a finished run, not a quiet moment.** An init script counts the app's finished
+  script runs, off the ``data-test-script-state`` attribute of ``[data-testid=stApp]`` and off the
+  page's websocket (``RUN_COUNTER`` says why both); ``App.act`` waits for a run that finished
+  after the action, and for the page to have drawn it. No fixed sleeps anywhere.
 - **Tables are canvases** (Glide Data Grid). Their cell values are read from the grid's own
   accessible table (``role=grid``; only the rows and columns drawn on screen), and links and
   row checkboxes are found by moving the mouse along a row until the canvas shows a pointer.
@@ -55,20 +55,67 @@ ROW_PX = 35  # Streamlit's dataframe row (and header) height at the default them
 # The tests want the real error in the exception box; people get "none" (config.toml).
 TEST_SERVER_ARGS = ("--client.showErrorDetails", "full")
 
-# Counts finished script runs: a run starts when the state leaves notRunning and is done when it
-# comes back. Installed before any page script, so the first run of a page load is counted too.
+# Counts the app's finished script runs, two ways. ``flips``: the ``data-test-script-state``
+# attribute of ``[data-testid=stApp]`` coming back to ``notRunning`` (a MutationObserver, so a run
+# shorter than a polling interval still counts); React has drawn the run by then. ``done``: off the
+# wire, every run (and fragment run) ending with a ForwardMsg whose ``script_finished`` (field 6,
+# an enum) is set; FINISHED_EARLY_FOR_RERUN (2), a run cut short by the next one, does not count.
+# The attribute alone is not enough: on a busy browser React can draw "running" and "notRunning"
+# in one batch, the attribute never flips, and a wait for a fast run (a fragment's, 20 ms) timed
+# out. ``frame`` counts animation frames and ``doneFrame`` notes the frame of the last finished
+# message, so a run seen only on the wire counts two frames later, once React has drawn it.
+# Installed before any page script, so the first run of a page load is counted too.
 RUN_COUNTER = """(() => {
-  const c = window.__csRuns = {started: 0, done: 0};
+  if (window.__csRuns) return;
+  const c = window.__csRuns = {started: 0, flips: 0, done: 0, frame: 0, doneFrame: 0};
+  const tick = () => { c.frame++; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  const varint = (b, i) => {
+    let v = 0, s = 0, x;
+    do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80 && i < b.length);
+    return [v, i];
+  };
+  // the script_finished status of one ForwardMsg, or null (top-level fields read, others skipped)
+  const finished = buf => {
+    const b = new Uint8Array(buf);
+    let i = 0, tag, v;
+    while (i < b.length) {
+      [tag, i] = varint(b, i);
+      const wire = tag & 7, number = Math.floor(tag / 8);
+      if (wire === 0) { [v, i] = varint(b, i); if (number === 6) return v; }
+      else if (wire === 2) { [v, i] = varint(b, i); i += v; }
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return null;
+    }
+    return null;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', e => {
+        if (!(e.data instanceof ArrayBuffer)) return;
+        const status = finished(e.data);
+        if (status !== null && status !== 2) { c.done++; c.doneFrame = c.frame; }
+      });
+    }
+  };
   new MutationObserver(list => {
     for (const m of list) {
       if (m.target.getAttribute('data-testid') !== 'stApp') continue;
       const now = m.target.getAttribute('data-test-script-state');
       if (m.oldValue === 'notRunning' && now !== 'notRunning') c.started++;
-      if (now === 'notRunning' && m.oldValue !== 'notRunning') c.done++;
+      if (now === 'notRunning' && m.oldValue !== 'notRunning') c.flips++;
     }
   }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state']});
 })();"""
+# The counts now ({flips, done}), and whether a run finished since such counts were taken.
+RUNS_NOW_JS = "(() => { const c = window.__csRuns; return c ? {flips: c.flips, done: c.done} : {flips: 0, done: 0}; })()"
+RAN_SINCE_JS = """(n => { const c = window.__csRuns;
+    return !!c && (c.flips > n.flips || (c.done > n.done && c.frame - c.doneFrame >= 2)); })"""
+NO_RUNS = {"flips": 0, "done": 0}
 
 
 # What a page that did not settle shows: runs counted, the script state, skeletons and stale
@@ -88,7 +135,7 @@ PAGE_STATE_JS = """() => ({
 # skeleton until their code arrives, elements of the previous run stay (marked stale) until the
 # new ones are drawn, and charts draw once plotly.js has loaded (ui/plot.js marks each one drawn);
 # the script state alone runs ahead of all three on a busy machine.
-SETTLED_JS = f"""n => window.__csRuns && window.__csRuns.done > n
+SETTLED_JS = f"""n => {RAN_SINCE_JS}(n)
     && document.querySelector('{SETTLED}') !== null
     && document.querySelector('[data-testid=stSkeleton]') === null
     && document.querySelector('[data-stale=true]') === null
@@ -292,10 +339,11 @@ class App:
         self.settled()
         return self
 
-    def settled(self, after: int = 0, *, timeout_ms: int = UI_TIMEOUT_MS) -> None:
-        """Wait until more than ``after`` runs have finished and none is running; then check."""
+    def settled(self, after: dict[str, int] | None = None, *, timeout_ms: int = UI_TIMEOUT_MS) -> None:
+        """Wait until a run has finished since the counts ``after`` (``runs()``; none: since the
+        page opened) and none is running, and the page has drawn it; then check."""
         try:
-            self.page.wait_for_function(SETTLED_JS, arg=after, timeout=timeout_ms)
+            self.page.wait_for_function(SETTLED_JS, arg=after or NO_RUNS, timeout=timeout_ms)
         except Exception as exc:  # say what the page was waiting for, not only that it timed out
             raise AssertionError(f"the page did not settle after run {after}: "
                                  f"{self.page.evaluate(PAGE_STATE_JS)}") from exc
@@ -323,8 +371,9 @@ class App:
                     raise
                 self.frames(1)
 
-    def runs(self) -> int:
-        return int(self.page.evaluate("window.__csRuns ? window.__csRuns.done : 0"))
+    def runs(self) -> dict[str, int]:
+        """The finished-run counts now, to wait for a run after them (``settled``)."""
+        return self.page.evaluate(RUNS_NOW_JS)
 
     def act(self, action: Callable[[], Any]) -> Any:
         """Do something that makes the script run again, and wait for that run to finish."""
