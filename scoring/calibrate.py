@@ -1,319 +1,63 @@
 """Calibration: suggest signal weights from what happened next, judged on later dates.
 
+The ``calibrate`` command's work: split the dates, choose the fit's L2 strength, fit, and report
+the fit beside the hand-set weights. The fit itself and its stability are ``scoring.weight_fit``;
+the split ``scoring.walk_forward``; the signals a fit may weigh ``scoring.fit_signals``.
+
 Why it is shaped like this:
 
-- **A constrained fit, not a clipped one** (``scoring.logistic``). Per observation (account,
-  as-of date) the model is ``P(retained) = sigmoid(b + sum_j beta_j x_j)`` over the normalised
-  signals ``x`` (0..1, 1 = best, direction applied), fitted by the L2-regularised logistic loss
-  under ``beta_j >= 0`` (L-BFGS-B): more of a good signal never raises churn. The optimum meets
-  the KKT conditions, which a test checks; clipping an unconstrained fit's negatives would not.
-- **Weights people can read.** ``100 * beta / sum(beta)`` rounded to whole numbers by largest
-  remainder, so they add up to exactly 100. A missing normalised value counts as 0.5, the peer
-  median of a percentile score (and the middle of every other method).
-- **Walk forward with a purge.** Weights are fitted on earlier dates and judged on later ones. A
-  training date's outcomes run to T + H, so the last training date + H must not pass the first
-  judged date; a split that breaks this is refused (``LeakError``), never silently trimmed.
-- **Each signal on its own** (``signal_figures``, also in ``validate``'s report): its normalised
-  value alone as the score, with its AUC, churn by decile and a verdict on its direction.
-- **Candidates beyond the profile.** A profile may simply lack the behaviours that predict
-  retention (the demo's "classic" profile counts logins, reports, invitations, integrations and
-  API calls, but not how many features or how many of the seats are in use), and a fit can only
-  re-weight the signals it is given. With ``candidates="catalogue"`` (the command's default) the
-  fit also considers the generic signals ``profile.default_profile`` builds from the event-type
-  catalogue, one per dimension (``candidate_profile``); they enter the backtest at weight 0, which
-  scores exactly as without them, and a candidate joins the saved profile only when the fit
-  gives it weight. ``candidates="profile"``: the profile's own signals only.
+- **Walk forward with a purge** (``scoring.walk_forward``). Weights are fitted on earlier dates
+  and judged on later ones, with no training outcome reaching into the judged period
+  (``split_dates``, ``LeakError``).
+- **A constrained fit people can read** (``weight_fit.suggest_weights``): non-negative
+  coefficients of a logistic model of retention, shown as whole-number shares of 100; a signal
+  that works the other way round is reported, and flipped only when asked.
+- **Candidates beyond the profile** (``scoring.fit_signals``). A fit can only re-weight the
+  signals it is given, so by default it also considers the generic signals built from the
+  event-type catalogue (``candidate_profile``), at weight 0; a candidate joins the saved profile
+  only when the fit gives it weight.
 - **The L2 strength chosen by walking forward inside the training dates** (``choose_l2``): the
   training dates are split again as the outer split is (the last third judged, a purge between),
   each strength of ``L2_GRID`` is fitted on the inner training dates and judged by the health
-  AUC on the inner judged dates; the best wins (ties: the stronger), and the final fit uses it on
-  all the training dates. The judged dates of the outer split are never looked at to choose it.
-  Too few dates or churners for the inner split: ``L2`` (with the reason).
-- **Backwards signals are reported, not dropped.** A signal whose own AUC interval on the
-  training dates lies below 0.5 works the other way round: its flip is proposed. Only with
-  ``flip=True`` is it fitted (and saved) flipped; otherwise the fit keeps its direction, which
-  usually sets its weight to 0, and the report says so.
+  AUC on the inner judged dates; the strongest within one standard error of the best is chosen
+  (``outcomes.paired_auc_difference``), and the final fit uses it on all the training dates. The
+  judged dates of the outer split are never looked at to choose it. Too few dates or churners
+  for the inner split: ``L2`` (with the reason).
 - **The report beside the fit** (``calibrate``): hand-set versus fitted versus blends on the
   judged dates (``blend``: ``(1 - b)`` hand-set shares ``+ b`` fitted shares, the one formula the
   Tune weights slider uses too; ``blend_figures``: ``validate.quick_figures`` per blend), the
-  weights' stability under a cluster bootstrap of the training accounts (``bootstrap``: an
-  account with all its dates per draw, refitted together by a vectorised projected Newton warm-
-  started at the full fit, ``logistic.refit_many``), and passive signals getting most of the weight
-  (``is_passive``, ``gameable``). Formulas and thresholds: ``docs/VALIDATION.md``, "Calibration".
+  weights' stability (``weight_fit.bootstrap``), and passive signals getting most of the weight
+  (``fit_signals.is_passive``, ``fit_signals.gameable``). Formulas and thresholds:
+  ``docs/VALIDATION.md``, "Calibration".
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .errors import DataError
-from .logistic import L2, LogisticFit, account_counts, fit_nonneg_logistic, readable_weights, refit_many
-from .normalize import Normalised
-from .outcomes import auc_interval, deciles, delong, ranking
-from .profile import Normalisation, Profile, SignalDef, default_profile
-from .validate import MIN_CHURNED, Backtest, not_enough, quick_figures, rate_row, ratio, scores_of
+from .fit_signals import CANDIDATES, candidate_profile, gameable, passive_share, passive_signals
+from .logistic import L2
+from .outcomes import paired_auc_difference, ranking
+from .profile import Profile
+from .validate import MIN_CHURNED, Backtest, not_enough, quick_figures, scores_of
+from .walk_forward import Split, only_dates, split_dates
+from .weight_fit import (BOOTSTRAP, Stability, Suggestion, bootstrap, calibrated_profile, flipped_backtest,
+                         suggest_weights)
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # the strengths choose_l2 tries
-CANDIDATES = ("catalogue", "profile")  # what the fit may weigh; the first is the default
-FILL = 0.5  # a missing normalised value
 CALIBRATE_DATES = 12  # default as-of dates: up to a year of months
-JUDGED_SHARE = 1 / 3  # default split: the last third of the dates is judged
-BACKWARDS = "works the other way round"
 BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # blends reported: 0 = hand-set, 1 = fitted
-BOOTSTRAP = 200  # default bootstrap resamples (0: none)
-UNSTABLE_POINTS = 20.0  # a signal whose 90% bootstrap interval is wider than this is unstable
-PRESENCE_KINDS = ("active_days", "distinct_users")  # one event of any type makes a day/user count
-PASSIVE_LIMIT = 0.5  # warn when passive signals get more than this share of the weight
-
-
-# ---------------------------------------------------------------- each signal on its own
-
-
-def signal_figures(bt: Backtest) -> list[dict]:
-    """Per signal, its normalised value (direction applied, 1 = best) used alone as the score,
-    pooled over the dates: ROC AUC with DeLong interval, churn rate by decile, and the verdict:
-    ``agrees`` (interval above 0.5), ``works the other way round`` (interval below 0.5: a high
-    value goes with churn), ``no clear direction``. Accounts without a value are left out."""
-    churned = np.concatenate([p.churned for p in bt.dates]) if bt.dates else np.zeros(0, bool)
-    out = []
-    for j, sig in enumerate(bt.profile.signals):
-        x = (np.concatenate([p.rescorer.normalised.matrix[:, j] for p in bt.dates]) if bt.dates
-             else np.zeros(0))
-        ok = np.isfinite(x)
-        k = int(churned[ok].sum())
-        auc, var = delong(x[ok], churned[ok])
-        ci = auc_interval(auc, var)
-        row: dict = {"signal": sig.name, "label": sig.label, "direction": sig.direction,
-                     "weight": sig.weight, "n": int(ok.sum()), "churned": k, "auc": None,
-                     "auc_ci": None, "agrees": None, "verdict": None}
-        if k < MIN_CHURNED or not math.isfinite(auc):
-            row["reason"] = not_enough(k, MIN_CHURNED)
-        else:
-            verdict = ("agrees" if ci and ci[0] > 0.5 else "works the other way round"
-                       if ci and ci[1] < 0.5 else "no clear direction")
-            row.update(auc=auc, auc_ci=list(ci) if ci else None, agrees=auc >= 0.5, verdict=verdict)
-        dec, y = deciles(x[ok]), churned[ok]
-        base = ratio(k, int(ok.sum()))
-        row["deciles"] = [{"decile": d + 1, **rate_row(int((dec == d).sum()), int(y[dec == d].sum()),
-                                                       base, k >= MIN_CHURNED, k)}
-                          for d in range(10) if (dec == d).any()]
-        out.append(row)
-    return out
-
-
-# ---------------------------------------------------------------- what the fit may weigh
-
-
-def _definition(s: SignalDef) -> tuple:
-    """What a signal counts, apart from its name, label, dimension, weight and direction."""
-    return (s.kind, tuple(sorted(s.event_types)), tuple(sorted(s.features)), s.value_only, s.per,
-            s.trend)
-
-
-def candidate_profile(profile: Profile, catalogue: "pd.DataFrame | None",
-                      candidates: str = CANDIDATES[0]) -> tuple[Profile, tuple[str, ...]]:
-    """The profile to backtest for a fit and the names of the signals it adds.
-
-    ``"profile"``: ``profile`` itself, nothing added. ``"catalogue"``: ``profile`` followed by the
-    signals of ``default_profile(catalogue)`` it lacks (same name, or same definition: kind, event
-    types, features, value actions only, per, trend), each at weight 0, so the added signals change
-    no score until a fit weighs them."""
-    if candidates not in CANDIDATES:
-        raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
-    if candidates == "profile":
-        return profile, ()
-    names = {s.name for s in profile.signals}
-    defs = {_definition(s) for s in profile.signals}
-    extra = tuple(dataclasses.replace(s, weight=0.0) for s in default_profile(catalogue).signals
-                  if s.name not in names and _definition(s) not in defs)
-    return dataclasses.replace(profile, signals=profile.signals + extra), tuple(s.name for s in extra)
-
-
-class LeakError(DataError):
-    """A walk-forward split whose training outcomes reach into the judged period."""
-
-
-@dataclass(frozen=True)
-class Split:
-    train: tuple[dt.date, ...]
-    purged: tuple[dt.date, ...]  # between the two, left out so no training outcome is judged
-    judged: tuple[dt.date, ...]
-
-
-def split_dates(dates: Sequence[dt.date], *, horizon: int, judge_from: dt.date | None = None) -> Split:
-    """Walk-forward split. With ``judge_from``: dates on or after it are judged, the earlier ones
-    trained on, and a training date with ``T + horizon > first judged date`` is refused
-    (``LeakError``). Without it: the last third of the dates (at least one) is judged, and the
-    earlier dates too close to it are purged (listed in ``purged``)."""
-    ds = sorted(set(dates))
-    if judge_from is None:
-        judged = ds[len(ds) - max(1, math.ceil(len(ds) * JUDGED_SHARE)):]
-        early = [d for d in ds if d < judged[0]] if judged else []
-        train = [d for d in early if d + dt.timedelta(days=horizon) <= judged[0]]
-        purged = [d for d in early if d not in train]
-    else:
-        judged = [d for d in ds if d >= judge_from]
-        train, purged = [d for d in ds if d < judge_from], []
-        leaky = [d for d in train if judged and d + dt.timedelta(days=horizon) > judged[0]]
-        if leaky:
-            raise LeakError(
-                f"leaky split refused: training date {leaky[0]} + {horizon} days = "
-                f"{leaky[0] + dt.timedelta(days=horizon)} passes the first judged date {judged[0]}, so "
-                f"its outcomes would be judged too; train only on dates up to "
-                f"{judged[0] - dt.timedelta(days=horizon)} or judge from a later date")
-    if not train or not judged:
-        raise DataError(f"calibration needs dates to train on and later dates to judge on, at least "
-                        f"{horizon} days apart; got {len(train)} to train on and {len(judged)} to judge "
-                        f"(give more --as-of dates, or a longer mrr_history)")
-    return Split(tuple(train), tuple(purged), tuple(judged))
-
-
-def design_matrix(matrix: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
-    """The fit's features: the normalised matrix with missing values as ``FILL`` and the columns
-    in ``flip`` (a boolean mask) as ``1 - x``."""
-    x = np.where(np.isnan(matrix), FILL, matrix)
-    if flip is not None and flip.any():
-        x[:, flip] = 1.0 - x[:, flip]
-    return x
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """Suggested weights with the fit behind them; ``proposed_flips``: signals that work the other
-    way round on the training dates; ``flipped``: those the fit used flipped."""
-
-    weights: dict[str, float]
-    fit: LogisticFit
-    proposed_flips: tuple[str, ...]
-    flipped: tuple[str, ...]
-    signals: list[dict]
-    n: int
-    n_churned: int
-
-
-def training_data(train: Backtest, flipped: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The fit's observations pooled over ``train``'s dates: the design matrix (``design_matrix``,
-    the signals ``flipped`` turned round), churned, and the account of each row (the bootstrap's
-    clusters)."""
-    names = [s.name for s in train.profile.signals]
-    mask = np.isin(names, list(flipped))
-    x = (np.vstack([design_matrix(p.rescorer.normalised.matrix, mask) for p in train.dates]) if train.dates
-         else np.zeros((0, len(names))))
-    churned = np.concatenate([p.churned for p in train.dates]) if train.dates else np.zeros(0, bool)
-    accounts = (np.concatenate([np.asarray(p.account_ids, dtype=object) for p in train.dates])
-                if train.dates else np.zeros(0, object))
-    return x, churned, accounts
-
-
-def suggest_weights(train: Backtest, *, flip: bool = False, l2: float = L2) -> Suggestion:
-    """Fit weights on every observation of ``train`` (pooled over its dates); a ``DataError``
-    below ``MIN_CHURNED`` churned observations."""
-    names = [s.name for s in train.profile.signals]
-    sig = signal_figures(train)
-    proposed = tuple(r["signal"] for r in sig if r["verdict"] == BACKWARDS)
-    flipped = proposed if flip else ()
-    x, churned, _ = training_data(train, flipped)
-    if churned.sum() < MIN_CHURNED:
-        raise DataError(f"{not_enough(int(churned.sum()), MIN_CHURNED, ' on the training dates')}: "
-                        "give more or earlier --as-of dates, or a longer horizon")
-    fit = fit_nonneg_logistic(x, ~churned, l2=l2)
-    return Suggestion(readable_weights(fit.coef, names), fit, proposed, flipped, sig, len(churned),
-                      int(churned.sum()))
-
-
-def only_dates(bt: Backtest, dates: Sequence[dt.date]) -> Backtest:
-    """The backtest restricted to ``dates``."""
-    keep = set(dates)
-    return dataclasses.replace(bt, dates=tuple(p for p in bt.dates if p.as_of in keep))
-
-
-def flipped_backtest(bt: Backtest, names: Sequence[str]) -> Backtest:
-    """The backtest with signals ``names`` turned round (``1 - x``), as the flipped profile scores."""
-    if not names:
-        return bt
-    preps = []
-    for p in bt.dates:
-        n = p.rescorer.normalised
-        m = np.array(n.matrix)
-        cols = np.isin(n.signals, list(names))
-        m[:, cols] = 1.0 - m[:, cols]
-        r = dataclasses.replace(p.rescorer, normalised=Normalised.from_matrix(m, n.signals, n.index))
-        preps.append(dataclasses.replace(p, rescorer=r))
-    return dataclasses.replace(bt, dates=tuple(preps))
-
-
-def calibrated_profile(profile: Profile, weights: dict[str, float], *, name: str,
-                       flip: Sequence[str] = ()) -> Profile:
-    """``profile`` with the suggested weights, named ``name``, unversioned (``save`` numbers it).
-    A flipped signal swaps its direction; a grid signal (whose points ignore direction) gets its
-    points mirrored (``100 - points``): either way its normalised value becomes ``1 - x``."""
-    signals = []
-    for s in profile.signals:
-        s = dataclasses.replace(s, weight=weights[s.name])
-        if s.name in flip:
-            if s.normalisation.method == "grid":
-                grid = tuple((b, 100.0 - p) for b, p in s.normalisation.grid)
-                s = dataclasses.replace(s, normalisation=Normalisation("grid", s.normalisation.peer, grid))
-            else:
-                s = dataclasses.replace(s, direction="lower" if s.direction == "higher" else "higher")
-        signals.append(s)
-    return dataclasses.replace(profile, name=name, signals=tuple(signals), version=None)
-
-
-def paired_auc_difference(a: np.ndarray, b: np.ndarray, churned: np.ndarray,
-                          cluster: np.ndarray | None = None) -> tuple[float, float]:
-    """``AUC(a) - AUC(b)`` of two scores of the same observations (churn the event, a low score
-    the risk; observations where either score is NaN left out) and the standard error of that
-    difference, by DeLong's paired method on the placement values (each retained observation's
-    share of churned ones scoring below it, each churned one's share of retained ones scoring
-    above it, ties half) of ``a`` minus those of ``b``.
-
-    With ``cluster`` (one label per observation, e.g. the account of an account-date), the
-    variance is Obuchowski's (1997) for clustered data: observations of one cluster are not taken
-    as independent, so an account seen on several dates counts about once. With ``V10``/``V01``
-    the differences of the placement values, per cluster ``i`` their sums ``X_i``/``Y_i`` over its
-    ``m_i`` retained/``n_i`` churned observations, ``M``/``N`` the totals, ``I`` clusters and ``d``
-    the difference: ``var = S10 / M + S01 / N + 2 S11 / (M N)``, ``S10 = I / ((I - 1) M) sum_i
-    (X_i - m_i d)^2``, ``S01 = I / ((I - 1) N) sum_i (Y_i - n_i d)^2``, ``S11 = I / (I - 1) sum_i
-    (X_i - m_i d)(Y_i - n_i d)``; with one observation per cluster it is about DeLong's. NaN when a class
-    has fewer than two members."""
-    ok = np.isfinite(a) & np.isfinite(b)
-    y = np.asarray(churned, dtype=bool)[ok]
-    n_c, n_r = int(y.sum()), int((~y).sum())
-    if n_c < 2 or n_r < 2:
-        return float("nan"), float("nan")
-    v = np.zeros(len(y))
-    for s, sign in ((np.asarray(a, dtype=np.float64)[ok], 1.0), (np.asarray(b, dtype=np.float64)[ok], -1.0)):
-        every = rankdata(s)
-        v[~y] += sign * (every[~y] - rankdata(s[~y])) / n_c  # V10: share of churned below
-        v[y] += sign * (1.0 - (every[y] - rankdata(s[y])) / n_r)  # V01: share of retained above
-    d = float(v[~y].mean())
-    if cluster is None:
-        var = np.var(v[~y], ddof=1) / n_r + np.var(v[y], ddof=1) / n_c
-        return d, float(math.sqrt(max(var, 0.0)))
-    _, ids = np.unique(np.asarray(cluster)[ok], return_inverse=True)
-    k = ids.max() + 1
-    if k < 2:
-        return d, float("nan")
-    x_i = (np.bincount(ids, weights=np.where(~y, v, 0.0), minlength=k)
-           - d * np.bincount(ids, weights=~y, minlength=k))
-    y_i = (np.bincount(ids, weights=np.where(y, v, 0.0), minlength=k)
-           - d * np.bincount(ids, weights=y, minlength=k))
-    f = k / (k - 1)
-    var = (f * (x_i @ x_i) / n_r) / n_r + (f * (y_i @ y_i) / n_c) / n_c + 2 * f * (x_i @ y_i) / (n_r * n_c)
-    return d, float(math.sqrt(max(var, 0.0)))
 
 
 @dataclass(frozen=True)
@@ -422,110 +166,7 @@ def blend_figures(judged: Backtest, current: Mapping[str, float], sug: Suggestio
     return rows
 
 
-# ---------------------------------------------------------------- weight stability
-
-
-@dataclass(frozen=True)
-class Stability:
-    """Weights refitted on bootstrap resamples of the training accounts (``bootstrap``):
-    ``resamples`` asked, ``fitted`` of them with a fit (some weight above 0), ``seed``, ``l2``,
-    ``seconds`` taken; ``signals``: per signal its full-data weight, the median and 5th/95th
-    percentile of its resampled weights, the share of resamples weighing it (> 0) and whether it
-    is ``unstable`` (interval wider than ``UNSTABLE_POINTS``)."""
-
-    resamples: int
-    fitted: int
-    seed: int
-    l2: float
-    seconds: float
-    signals: list[dict]
-
-
-def bootstrap(train: Backtest, sug: Suggestion, *, l2: float, resamples: int = BOOTSTRAP,
-              seed: int = 0) -> Stability:
-    """Weight stability: ``resamples`` refits of ``sug``'s model (same signals, flips and ``l2``;
-    L2 is not chosen again) on cluster bootstrap resamples of ``train`` (``account_counts``: an
-    account with all its training dates, drawn with replacement), each warm-started from the full
-    fit and weighted by the counts (the same as repeating the rows). Each refit's weights are made
-    readable (``readable_weights``); a refit with every weight 0 is left out of the figures."""
-    started = time.perf_counter()
-    names = [s.name for s in train.profile.signals]
-    x, churned, accounts = training_data(train, sug.flipped)
-    retained = ~churned
-    counts, ids = account_counts(accounts, resamples, np.random.default_rng(seed))
-    start = np.concatenate(([sug.fit.intercept], sug.fit.coef))
-    coefs = refit_many(x, retained, counts[:, ids], l2=l2, start=start)[:, 1:]
-    got = [[readable_weights(c, names)[n] for n in names] for c in coefs
-           if np.isfinite(c).all() and c.sum() > 0]
-    w = np.array(got, dtype=np.float64).reshape(len(got), len(names))
-    rows = []
-    for j, n in enumerate(names):
-        col = w[:, j]
-        lo, med, hi = (np.percentile(col, [5, 50, 95]) if len(col) else (math.nan,) * 3)
-        rows.append({"signal": n, "weight": sug.weights[n], "median": float(med), "low": float(lo),
-                     "high": float(hi), "weighed": float((col > 0).mean()) if len(col) else None,
-                     "unstable": bool(hi - lo > UNSTABLE_POINTS) if len(col) else None})
-    return Stability(resamples, len(got), seed, l2, time.perf_counter() - started, rows)
-
-
-# ---------------------------------------------------------------- gameable: passive signals
-
-
-def _selected_events(sig: SignalDef, catalogue: "pd.DataFrame") -> list[bool]:
-    """The value_action flag of every event type ``sig`` selects, as the signals query selects
-    them (``signals_sql._Filter``): listed event types or features, none listed = every event type,
-    then value actions only with ``value_only``; a listed event type the catalogue lacks is
-    unclassified, so passive."""
-    rows = [(str(et), str(ft) if isinstance(ft, str) and ft else str(et), bool(va))
-            for et, ft, va in zip(catalogue["event_type"], catalogue["feature"] if "feature" in catalogue
-                                  else catalogue["event_type"], catalogue["value_action"].fillna(False))]
-    known = {et for et, _, _ in rows}
-    rows += [(et, et, False) for et in sig.event_types if et not in known]
-    listed = bool(sig.event_types or sig.features)
-    chosen = [va for et, ft, va in rows
-              if (not listed or et in sig.event_types or ft in sig.features) and (va or not sig.value_only)]
-    return chosen
-
-
-def is_passive(sig: SignalDef, catalogue: "pd.DataFrame") -> bool:
-    """Whether ``sig`` is **passive**: it can be raised without doing anything of value. True when
-    none of the event types it selects (``_selected_events``) is a value action (it counts logins,
-    page views, unclassified events...), or when its kind measures presence (``PRESENCE_KINDS``:
-    active days, distinct users) and it selects any passive event type, because one passive
-    event (a login) makes a day or a user count as fully as a value action. A signal of value
-    actions only, or a count, sum or distinct features over value actions, is not passive."""
-    chosen = _selected_events(sig, catalogue)
-    if not any(chosen):
-        return True
-    return sig.kind in PRESENCE_KINDS and not all(chosen)
-
-
-def passive_signals(profile: Profile, catalogue: "pd.DataFrame | None") -> tuple[str, ...] | None:
-    """The passive signals of ``profile`` (``is_passive``), in profile order; None without a
-    catalogue (no event type is classified, so nothing can be told)."""
-    if catalogue is None:
-        return None
-    return tuple(s.name for s in profile.signals if is_passive(s, catalogue))
-
-
-def passive_share(weights: Mapping[str, float], passive: Sequence[str]) -> float | None:
-    """The passive signals' share of the total weight (0..1); None when every weight is 0."""
-    total = sum(weights.values())
-    return sum(weights.get(n, 0.0) for n in passive) / total if total > 0 else None
-
-
-def gameable(passive: Sequence[str] | None, weights: Mapping[str, float], saved: Mapping[str, float],
-             b: float) -> dict:
-    """The gameable check: the passive signals (None: no catalogue), their share of the fitted
-    ``weights`` and of the ``saved`` ones (blend ``b``), and ``warning`` when either share is above
-    ``PASSIVE_LIMIT``."""
-    if passive is None:
-        return {"passive": None, "fitted_share": None, "saved_share": None, "blend": b, "warning": False,
-                "reason": "no event-type catalogue: which signals are passive cannot be told"}
-    fitted, kept = passive_share(weights, passive), passive_share(saved, passive)
-    warn = any(v is not None and v > PASSIVE_LIMIT for v in (fitted, kept))
-    return {"passive": list(passive), "fitted_share": fitted, "saved_share": kept, "blend": b,
-            "warning": warn, "limit": PASSIVE_LIMIT}
+# ---------------------------------------------------------------- the report beside the fit
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def build_report(bt: "Backtest", *, risk: "ChurnRisk | None" = None,
                  weights: "Weights | None" = None) -> dict:
     """Everything ``validate --json`` prints (before ``json_ready``): the pooled figures at the top
     level, ``per_date``, ``signals`` and ``churn_risk`` (``risk``: a fitted ``risk.ChurnRisk``)."""
-    from .calibrate import signal_figures
+    from .weight_fit import signal_figures
     from .risk import risk_section
     from .validate import MIN_BAND_CHURNED, MIN_CHURNED, figures, scores_of
 
@@ -314,7 +314,7 @@ def calibration_json(cal: "Calibration", version: int | None = None) -> dict:
     weights (current, fitted, saved), the AUCs, candidates and flips, then the three parts of the
     report: ``blends`` (hand-set, fitted and blends on the judged dates), ``stability`` (the
     bootstrap; None when off) and ``gameable``; ``saved``: the profile and version written."""
-    from .calibrate import UNSTABLE_POINTS
+    from .weight_fit import UNSTABLE_POINTS
 
     s, sug, c, st = cal.split, cal.suggestion, cal.l2, cal.stability
     return {
@@ -403,7 +403,7 @@ def _blends_text(cal: "Calibration") -> list[str]:
 
 
 def _stability_text(cal: "Calibration") -> list[str]:
-    from .calibrate import UNSTABLE_POINTS
+    from .weight_fit import UNSTABLE_POINTS
 
     st = cal.stability
     if st is None:

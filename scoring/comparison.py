@@ -99,7 +99,7 @@ def blend(current: Mapping[str, float], suggested: Mapping[str, float], b: float
 
 def flip_sentences(signals: Sequence[Mapping], flips: Sequence[str]) -> list[str]:
     """In words, each signal ``calibrate`` proposes to flip (``Suggestion.proposed_flips``), from its
-    row of ``calibrate.signal_figures``."""
+    row of ``weight_fit.signal_figures``."""
     out = []
     for row in signals:
         if row["signal"] not in flips:

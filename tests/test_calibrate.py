@@ -14,17 +14,17 @@ import pytest
 from scipy.optimize import minimize
 
 from scoring.__main__ import main
-from scoring.calibrate import (BLEND_GRID, L2_GRID, LeakError, Split, blend, bootstrap, calibrate,
-                               calibrated_profile, candidate_profile, choose_l2, design_matrix, gameable,
-                               is_passive, only_dates, paired_auc_difference, passive_signals, split_dates,
-                               suggest_weights, training_data)
+from scoring.calibrate import BLEND_GRID, L2_GRID, blend, calibrate, choose_l2
+from scoring.fit_signals import candidate_profile, gameable, is_passive, passive_signals
 from scoring.logistic import L2, account_counts, fit_nonneg_logistic, loss_and_grad, readable_weights, refit_many
 from scoring.demo import build_demo
 from scoring.errors import DataError
 from scoring.normalize import normalise
-from scoring.outcomes import delong
+from scoring.outcomes import delong, paired_auc_difference
 from scoring.profile import Normalisation, SignalDef, default_profile, demo_profile
 from scoring.state import StateStore
+from scoring.weight_fit import bootstrap, calibrated_profile, design_matrix, suggest_weights, training_data
+from scoring.walk_forward import LeakError, Split, only_dates, split_dates
 from test_validate import book_profile, synthetic, synthetic_prep
 
 T = dt.date(2025, 1, 1)
@@ -140,8 +140,6 @@ def test_flipping_a_grid_signal_mirrors_its_points():
 
 def test_calibrate_compares_aucs_on_judged_dates():
     bt = _backwards_book()
-    from scoring.calibrate import Split
-
     split = Split(train=(bt.dates[0].as_of, bt.dates[1].as_of), purged=(), judged=(bt.dates[2].as_of,))
     cal = calibrate(bt, save_as="cal", split=split, flip=True)
     assert cal.auc["suggested_judged"] > cal.auc["current_judged"]

@@ -28,8 +28,9 @@ import pandas as pd
 import pytest
 
 from scoring import demo
-from scoring.calibrate import CALIBRATE_DATES, calibrate_store, candidate_profile
+from scoring.calibrate import CALIBRATE_DATES, calibrate_store
 from scoring.demo_world import HIDDEN_WEIGHTS
+from scoring.fit_signals import candidate_profile
 from scoring.history import resolve_profile
 from scoring.ingest import import_dir
 from scoring.outcomes import backtest_dates

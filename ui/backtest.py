@@ -33,7 +33,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from scoring import calibrate, cli_validate, comparison, profiles, tuning
+from scoring import cli_validate, comparison, profiles, tuning, weight_fit
 from scoring.current import Book, catalogue_digest
 from scoring.errors import DataError
 from scoring.normalize import normalise
@@ -241,15 +241,15 @@ def report(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> dict:
 
 @st.cache_data(show_spinner="Fitting weights to the outcomes…", max_entries=16)
 def _suggest(version: Version, inputs_key: str, settings: str, dates: tuple, horizon: int,
-             _bt: Backtest) -> calibrate.Suggestion | str:
+             _bt: Backtest) -> weight_fit.Suggestion | str:
     try:
-        return calibrate.suggest_weights(_bt)
+        return weight_fit.suggest_weights(_bt)
     except DataError as exc:
         return str(exc)
 
 
-def suggestion(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> calibrate.Suggestion | str:
-    """``calibrate.suggest_weights`` on the backtest's dates, or why there is none."""
+def suggestion(page: Page, bt: Backtest, catalogue: pd.DataFrame) -> weight_fit.Suggestion | str:
+    """``weight_fit.suggest_weights`` on the backtest's dates, or why there is none."""
     return _suggest(page.version, tuning.inputs_key(bt.profile, catalogue), tuning.settings_key(bt.profile),
                     tuple(p.as_of for p in bt.dates), bt.horizon, bt)
 
