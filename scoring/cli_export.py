@@ -1,7 +1,7 @@
 """The ``export`` command: an outreach list as a CSV or XLSX file, for people and scheduled jobs.
 
 It reads the data store read-only, resolves the profile as ``score`` does, scores the book as of
-the date, and builds the list with the very functions the pages call (``lists.read_list_data``,
+the date, and builds the list with the very functions the pages call (``list_data.read_list_data``,
 ``feedback.current``, ``lists.build_list``), so the file holds the rows the page shows for the
 same settings, in the same order. The export is logged in the state store (``exported``, one row
 per account) unless ``--no-log``, so those accounts rest for the recent-days window.
@@ -50,7 +50,7 @@ def _or(value, default):
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from . import export, feedback, lists
+    from . import export, feedback, list_data, lists
     from .current import load_book
     from .engine import default_as_of
     from .history import resolve_profile
@@ -87,8 +87,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             min_days_in_band=_or(args.min_days_in_band, lists.MIN_DAYS_IN_BAND),
             min_drop=_or(args.min_drop, lists.MIN_DROP), recent_days=_or(args.recent_days, lists.RECENT_DAYS),
             include_recent=args.include_recent)
-        data = lists.read_list_data(ds, scope=scope, profile=profile, as_of=when, catalogue=cat,
-                                    history_days=settings.min_days_in_band)
+        data = list_data.read_list_data(ds, scope=scope, profile=profile, as_of=when, catalogue=cat,
+                                        history_days=settings.min_days_in_band)
         demo = is_demo(ds)
     finally:
         ds.close()

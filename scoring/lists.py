@@ -24,15 +24,17 @@ flagged accounts skip that rule. Snoozed and dismissed accounts are left out, an
 contacted or exported in the last ``recent_days`` days unless ``include_recent``. Then the top
 ``limit`` (the CSM's capacity).
 
-Shape: the SQL readers (``read_list_data``) take the ``DataStore`` and the viewer's ``Scope`` and
-bind every value; everything after them is pure (``build_list(book, data, feedback, settings,
-scope=...)``), tested without a store.
+Each row shown gets a suggested play (``scoring.plays``: what to say).
+
+Shape: this module holds the formulas, the list types and ``build_list``, which is pure
+(``build_list(book, data, feedback, settings, scope=...)``) and tested without a store. What it
+reads from the store comes in a ``ListData`` from ``scoring.list_data.read_list_data`` (SQL,
+scoped, bound); the rules over the stored score history are ``scoring.list_history``'s.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,16 +42,15 @@ import numpy as np
 import pandas as pd
 
 from .feedback import DISMISS_DROP, Feedback, band_worse
-from .list_history import (CHANGE_DAYS, CHANGE_TOLERANCE, among, arrow_text, band_keepers, change,
-                           health_30_days_before, passing)
+from .list_history import (CHANGE_DAYS, among, arrow_text, band_keepers, change, health_30_days_before,
+                           passing)
 from .memo import Memo
+from .plays import suggest_play
 from .risk import expected_arr_at_risk
 from .scope import Scope
 
 if TYPE_CHECKING:
     from .current import Book
-    from .profile import Profile
-    from .store import DataStore
 
 LISTS = {"at-risk": "At risk", "expansion": "Expansion ready"}
 BAND_OF = {"at-risk": "at_risk", "expansion": "healthy"}
@@ -58,7 +59,6 @@ MIN_DROP = 10.0
 RECENT_DAYS = 14
 CAPACITY = 25  # the pages' default "I can reach N this week"
 RENEWAL_WINDOW = 120
-HORIZON_DAYS = 90
 REASONS_TOP = 3
 
 BASE_COLUMNS = ["rank", "account_id", "crm_id", "name", "csm_owner", "segment", "arr", "renewal_date",
@@ -117,7 +117,7 @@ class ListSettings:
 
 @dataclass(frozen=True)
 class ListData(Memo):
-    """What a list reads from the data store besides the book (``read_list_data``). Shared
+    """What a list reads from the data store besides the book (``list_data.read_list_data``). Shared
     read-only by every session; ``build_list`` keeps what it derives from the snapshots with it
     (``memo``), as that does not depend on the list's settings or feedback."""
 
@@ -180,58 +180,6 @@ def dismissal_holds(feedback: Feedback, account_id: str, band_now: str, health_n
     if then is not None and np.isfinite(health_now) and health_now <= then - DISMISS_DROP:
         return False
     return True
-
-
-# ---------------------------------------------------------------- plays
-
-
-def _pct(x: float) -> str:
-    return f"{abs(x) * 100:.0f}%"
-
-
-def _renewal(d: float) -> str:
-    return "Renewal due now" if d <= 0 else f"Renewal in {d:.0f} days"
-
-
-def _f(r: dict, key: str) -> float:
-    v = r.get(key)
-    return math.nan if v is None or pd.isna(v) else float(v)
-
-
-# (name, condition, text): first match wins; docs/OUTREACH.md has the same table.
-PLAY_RULES: list[tuple[str, Callable[[dict], bool], Callable[[dict], str]]] = [
-    ("flag disagrees",
-     lambda r: (r.get("flag") == "at_risk" and r.get("band") in ("healthy", "watch"))
-     or (r.get("flag") == "healthy" and r.get("band") == "at_risk"),
-     lambda r: f"CSM flag {r['flag']} but the score says {r['band']}: compare notes with the owner first"),
-    ("overdue invoice", lambda r: _f(r, "days_overdue_max") >= 30,
-     lambda r: f"Invoice {_f(r, 'days_overdue_max'):.0f} days overdue: settle billing with finance first"),
-    ("renewal and usage down", lambda r: _f(r, "days_to_renewal") <= 60 and _f(r, "usage_growth") <= -0.25,
-     lambda r: f"{_renewal(_f(r, 'days_to_renewal'))}, usage down {_pct(_f(r, 'usage_growth'))}: "
-               "executive check-in"),
-    ("health falling", lambda r: _f(r, "change_30d") <= -15,
-     lambda r: f"Health down {abs(_f(r, 'change_30d')):.0f} points in 30 days: call to find out what changed"),
-    ("support load", lambda r: _f(r, "tickets_open_weighted") >= 4,
-     lambda r: f"Support load {_f(r, 'tickets_open_weighted'):.0f} ({_f(r, 'tickets_open'):.0f} open "
-               "ticket(s), weighted by priority): review them with support, then call"),
-    ("seats full and growing", lambda r: _f(r, "seat_utilisation") >= 0.9 and _f(r, "usage_growth") >= 0.1,
-     lambda r: f"Seats {_pct(_f(r, 'seat_utilisation'))} used and usage up {_pct(_f(r, 'usage_growth'))}: "
-               "expansion conversation"),
-    ("renewal near", lambda r: _f(r, "days_to_renewal") <= 90,
-     lambda r: f"{_renewal(_f(r, 'days_to_renewal'))}: renewal review of the value delivered"),
-    ("usage down", lambda r: _f(r, "usage_growth") <= -0.25,
-     lambda r: f"Usage down {_pct(_f(r, 'usage_growth'))}: re-engagement session on what they use less"),
-]
-FALLBACK_PLAY = {"healthy": "Growth check-in: ask about team growth and new use cases",
-                 None: "Health check-in call: walk through the top reasons"}
-
-
-def suggest_play(row: dict) -> str:
-    """The first play rule that matches the row, else the fallback (by band)."""
-    for _name, test, text in PLAY_RULES:
-        if test(row):
-            return text(row)
-    return FALLBACK_PLAY["healthy" if row.get("band") == "healthy" else None]
 
 
 # ---------------------------------------------------------------- the list
@@ -365,88 +313,6 @@ def build_list(book: "Book", data: ListData, feedback: Feedback, settings: ListS
                         tuple(notes), held)
 
 
-# ---------------------------------------------------------------- readers (SQL, scoped, bound)
-
-
-def lookback(settings_days: int) -> int:
-    """Days of score history a list reads: enough for the N-day rule's anchor and the 30-day change."""
-    return max(settings_days, CHANGE_DAYS + CHANGE_TOLERANCE) + 35
-
-
-def read_snapshots(ds: "DataStore", *, scope: Scope, profile: str, version: int,
-                   since: dt.date, until: dt.date) -> pd.DataFrame:
-    """Stored scores of one profile version with ``since <= as_of < until``, visible accounts."""
-    where, params = scope.account_filter()
-    cols = ["as_of", "account_id", "health_score", "band"]
-    if "score_snapshots" not in ds.tables():
-        return pd.DataFrame({c: [] for c in cols})
-    return ds.df("SELECT as_of, account_id, health_score, band FROM score_snapshots "
-                 "WHERE profile = ? AND profile_version = ? AND as_of >= ? AND as_of < ? AND " + where +
-                 " ORDER BY as_of, account_id", [profile, version, since, until, *params])
-
-
-def read_renewals(ds: "DataStore", *, scope: Scope) -> pd.Series:
-    where, params = scope.account_filter()
-    df = ds.df("SELECT account_id, renewal_date FROM accounts WHERE " + where, params)
-    return df.set_index("account_id")["renewal_date"]
-
-
-def read_contacts(ds: "DataStore", *, scope: Scope) -> pd.DataFrame:
-    """Each account's primary contact: ``is_primary`` first, then by name and email; empty when
-    there is no contacts table."""
-    empty = pd.DataFrame({"contact_name": pd.Series(dtype="str"), "contact_email": pd.Series(dtype="str")},
-                         index=pd.Index([], dtype="str", name="account_id"))
-    if "contacts" not in ds.tables():
-        return empty
-    where, params = scope.account_filter()
-    df = ds.df("SELECT account_id, name AS contact_name, email AS contact_email FROM ("
-               " SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY coalesce(is_primary, false) DESC,"
-               " name NULLS LAST, email NULLS LAST) AS n FROM contacts WHERE " + where + ") WHERE n = 1",
-               params)
-    return df.set_index("account_id") if len(df) else empty
-
-
-def read_features_used(ds: "DataStore", *, scope: Scope, as_of: dt.date, window_days: int,
-                       catalogue: pd.DataFrame) -> pd.Series:
-    """Distinct features used per account in the window ``[as_of - window, as_of)`` (breadth for
-    profiles without a breadth signal); the catalogue maps event types to features."""
-    where, params = scope.account_filter("e.account_id")
-    start = dt.datetime.combine(as_of - dt.timedelta(days=window_days), dt.time())
-    df = ds.df("WITH cat AS (SELECT unnest(?::VARCHAR[]) AS event_type, unnest(?::VARCHAR[]) AS feature) "
-               "SELECT e.account_id, count(DISTINCT coalesce(cat.feature, e.event_type)) AS n "
-               "FROM usage_events AS e LEFT JOIN cat USING (event_type) "
-               "WHERE e.occurred_at >= ? AND e.occurred_at < ? AND " + where + " GROUP BY e.account_id",
-               [catalogue["event_type"].astype("str").tolist(),
-                catalogue["feature"].fillna(catalogue["event_type"]).astype("str").tolist(),
-                start, dt.datetime.combine(as_of, dt.time()), *params])
-    return df.set_index("account_id")["n"].astype("float64")
-
-
-def fit_churn(ds: "DataStore", profile: "Profile", horizon: int = HORIZON_DAYS):
-    """The churn-risk model for ``profile`` (``scoring.risk``), or None when the module is absent
-    or there is too little history: the lists then use the stand-in."""
-    try:
-        from .risk import fit_churn_risk
-    except ImportError:
-        return None
-    with ds.cursor() as con:
-        return fit_churn_risk(con, profile, horizon=horizon)
-
-
-def read_list_data(ds: "DataStore", *, scope: Scope, profile: "Profile", as_of: dt.date,
-                   catalogue: pd.DataFrame, history_days: int = MIN_DAYS_IN_BAND) -> ListData:
-    """Everything ``build_list`` needs from the store for one profile and date."""
-    snaps = read_snapshots(ds, scope=scope, profile=profile.name, version=profile.version or 0,
-                           since=as_of - dt.timedelta(days=lookback(history_days)), until=as_of)
-    has_breadth = any(s.dimension == "breadth" for s in profile.signals)
-    features = (pd.Series([], dtype="float64") if has_breadth else
-                read_features_used(ds, scope=scope, as_of=as_of, window_days=profile.window_days,
-                                   catalogue=catalogue))
-    return ListData(snaps, read_renewals(ds, scope=scope), read_contacts(ds, scope=scope), features,
-                    fit_churn(ds, profile))
-
-
-__all__ = ["BAND_OF", "account_url", "CAPACITY", "LISTS", "ListData", "ListSettings", "OutreachList", "PLAY_RULES",
-           "build_list", "columns", "dismissal_holds", "expected_arr_at_risk", "fit_churn", "opportunity", "owners",
-           "priority", "read_contacts", "read_features_used", "read_list_data", "read_renewals", "read_snapshots",
-           "renewal_proximity", "suggest_play"]
+__all__ = ["BAND_OF", "account_url", "CAPACITY", "LISTS", "ListData", "ListSettings", "OutreachList",
+           "build_list", "columns", "dismissal_holds", "expected_arr_at_risk", "opportunity", "owners", "priority",
+           "renewal_proximity"]

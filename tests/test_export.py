@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import cli
-from scoring import export, feedback, lists
+from scoring import export, feedback, list_data, lists
 from scoring.__main__ import main
 from scoring.lists import ListSettings, OutreachList
 from scoring.scope import Scope
@@ -159,8 +159,8 @@ def test_command_gives_the_pages_rows_in_the_pages_order(store, tmp_path):
     owner = book.scores[book.scores.band == "at_risk"].csm_owner.mode().iloc[0]
     settings = ListSettings("at-risk", owner=owner, limit=8, min_days_in_band=7)
     # what the page calls
-    data = lists.read_list_data(ds, scope=Scope.everyone(), profile=book.profile, as_of=book.as_of,
-                                catalogue=cat, history_days=settings.min_days_in_band)
+    data = list_data.read_list_data(ds, scope=Scope.everyone(), profile=book.profile, as_of=book.as_of,
+                                    catalogue=cat, history_days=settings.min_days_in_band)
     page = lists.build_list(book, data, feedback.current(state, feedback.today_utc()), settings,
                             scope=Scope.everyone()).rows
     ds.close()

@@ -1,4 +1,5 @@
-"""Outreach lists (``scoring.lists``) and the two pages that show them.
+"""Outreach lists (``scoring.lists``, ``scoring.list_data``, ``scoring.plays``) and the two pages
+that show them.
 
 Formulas and rules are checked by hand on small frames; the lists as a whole on a seeded demo
 store built once per test session (``outreach_demo``: 300 accounts, a published profile with
@@ -21,7 +22,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from scoring import feedback, list_history, lists
+from scoring import feedback, list_data, list_history, lists, plays
 from scoring.feedback import Dismissal, Feedback
 from scoring.scope import Scope
 from scoring.state import StateStore
@@ -78,8 +79,8 @@ def load(db: Path):
 def demo(tmp_path_factory):
     db = outreach_demo(tmp_path_factory)
     ds, state, book, cat = load(db)
-    data = lists.read_list_data(ds, scope=Scope.everyone(), profile=book.profile, as_of=book.as_of,
-                                catalogue=cat)
+    data = list_data.read_list_data(ds, scope=Scope.everyone(), profile=book.profile, as_of=book.as_of,
+                                    catalogue=cat)
     yield {"db": db, "ds": ds, "book": book, "data": data, "cat": cat}
     ds.close()
 
@@ -154,7 +155,7 @@ def test_play_rules_first_match_wins():
     base = {"band": "at_risk", "flag": None, "days_to_renewal": 200.0, "usage_growth": 0.0,
             "change_30d": 0.0, "tickets_open": 0, "tickets_open_weighted": 0.0, "days_overdue_max": 0.0,
             "seat_utilisation": 0.5}
-    play = lambda **kw: lists.suggest_play({**base, **kw})  # noqa: E731
+    play = lambda **kw: plays.suggest_play({**base, **kw})  # noqa: E731
     assert play() == "Health check-in call: walk through the top reasons"
     assert play(band="healthy").startswith("Growth check-in")
     assert play(days_to_renewal=45.0, usage_growth=-0.4) == "Renewal in 45 days, usage down 40%: executive check-in"
@@ -167,7 +168,7 @@ def test_play_rules_first_match_wins():
     assert play(tickets_open=2, tickets_open_weighted=6.0).startswith("Support load 6")
     assert play(days_to_renewal=80.0).startswith("Renewal in 80 days: renewal review")
     assert play(usage_growth=-0.3) == "Usage down 30%: re-engagement session on what they use less"
-    assert len(lists.PLAY_RULES) == 8
+    assert len(plays.PLAY_RULES) == 8
 
 
 def test_account_url_names_the_page_and_carries_the_name():
@@ -230,8 +231,8 @@ def test_capacity_owner_and_scope(demo):
     assert set(mine.rows.csm_owner) == {owner}
     assert mine.rows.account_id.tolist() == full.rows[full.rows.csm_owner == owner].account_id.tolist()
     scope = Scope.for_owners({owner})
-    scoped_data = lists.read_list_data(demo["ds"], scope=scope, profile=demo["book"].profile,
-                                       as_of=demo["book"].as_of, catalogue=demo["cat"])
+    scoped_data = list_data.read_list_data(demo["ds"], scope=scope, profile=demo["book"].profile,
+                                           as_of=demo["book"].as_of, catalogue=demo["cat"])
     owned = {r[0] for r in demo["ds"].rows("SELECT account_id FROM accounts WHERE csm_owner = ?", [owner])}
     assert set(scoped_data.renewals.index) == owned
     assert set(scoped_data.snapshots.account_id) <= owned and set(scoped_data.contacts.index) <= owned
@@ -343,7 +344,7 @@ def test_contacts_are_optional(good_dir, db, demo):
     import_dir(good_dir, db, state=db.with_name("s.sqlite"))
     ds = DataStore(db)
     try:
-        empty = lists.read_contacts(ds, scope=Scope.everyone())
+        empty = list_data.read_contacts(ds, scope=Scope.everyone())
     finally:
         ds.close()
     assert empty.empty and list(empty.columns) == ["contact_name", "contact_email"]
@@ -366,11 +367,12 @@ def test_churn_risk_model_or_stand_in(demo, monkeypatch):
     assert (ol.rows.churn_risk == 0.25).all()
     assert np.allclose(ol.rows.expected_arr_at_risk, ol.rows.arr * 0.25)
     monkeypatch.setitem(sys.modules, "scoring.risk", None)  # the module absent: import fails
-    assert lists.fit_churn(demo["ds"], demo["book"].profile) is None
+    assert list_data.fit_churn(demo["ds"], demo["book"].profile) is None
 
 
 def test_core_modules_never_import_streamlit():
-    code = ("import sys; import scoring.lists, scoring.export, scoring.feedback, scoring.cli_export; "
+    code = ("import sys; import scoring.lists, scoring.list_data, scoring.plays, scoring.export, scoring.feedback, "
+            "scoring.cli_export; "
             "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from scoring import export, feedback, lists
+from scoring import export, feedback, list_data, lists
 from ui.auth import current_viewer
 from ui.frame import frame, plain, plural
 
@@ -62,8 +62,8 @@ def outreach_page(kind: str, *, title: str, list_name: str, ranked_by: str, days
                                   min_days_in_band=int(days), include_recent=recent, **rules)
 
     # ---------------------------------------------------------------- the list
-    data = page.shared(lists.read_list_data, profile=book.profile, as_of=book.as_of, catalogue=book.catalogue,
-                       history_days=settings.min_days_in_band)
+    data = page.shared(list_data.read_list_data, profile=book.profile, as_of=book.as_of,
+                       catalogue=book.catalogue, history_days=settings.min_days_in_band)
     said = feedback.current(page.state, feedback.today_utc())
     ol = lists.build_list(book, data, said, settings, scope=page.scope)
     st.caption(plain(settings.describe()) + f" · ranked by {ranked_by} · "
