@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import cli_args, paths
 from .backup import add_commands as add_backup_commands
+from .cli_calibrate import add_commands as add_calibrate_commands
 from .cli_export import add_commands as add_export_commands
 from .cli_scores import add_commands as add_score_commands
 from .cli_validate import add_commands as add_validate_commands
@@ -206,6 +207,7 @@ def parser() -> argparse.ArgumentParser:
     add_score_commands(sub, common)
     add_backup_commands(sub, common)
     add_validate_commands(sub, common)
+    add_calibrate_commands(sub, common)
     add_export_commands(sub, common)
 
     pr = sub.add_parser("profiles", help="list, show, import, export or publish weight profiles")

@@ -41,12 +41,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backtest_figures import MIN_CHURNED, not_enough
 from .errors import DataError
 from .fit_signals import CANDIDATES, candidate_profile, gameable, passive_share, passive_signals
 from .logistic import L2
 from .outcomes import paired_auc_difference, ranking
 from .profile import Profile
-from .validate import MIN_CHURNED, Backtest, not_enough, quick_figures, scores_of
+from .validate import Backtest, quick_figures, scores_of
 from .walk_forward import Split, only_dates, split_dates
 from .weight_fit import (BOOTSTRAP, Stability, Suggestion, bootstrap, calibrated_profile, flipped_backtest,
                          suggest_weights)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .backtest_figures import FLOOR_AUC, FLOOR_HEALTHY, FLOOR_LIFT
 from .scores import BANDS, Rescorer, WhatIf, band_codes, whatif
-from .validate import FLOOR_AUC, FLOOR_HEALTHY, FLOOR_LIFT, Backtest, scores_of
+from .validate import Backtest, scores_of
 
 CHANGED_LIMIT = 50
 

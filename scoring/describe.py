@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .current import Book
+from .health import COMPONENT_FORMULAS
 from .normalize import DIRECTION_APPLIES, METHODS
 from .profile import KINDS, Profile, SignalDef
-from .scores import COMPONENT_FORMULAS, effective_shares, new_accounts
+from .scores import effective_shares, new_accounts
 
 PER_WORDS = {None: "", "seat": " per seat", "active_user": " per active user"}
 

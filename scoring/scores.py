@@ -1,6 +1,8 @@
-"""Scores: engagement, health components, health, band, expansion readiness, contributions.
+"""Scores: engagement, health, band, expansion readiness, contributions.
 
-Why it is shaped like this:
+Two pieces live apart: the health components other than engagement (nps, support, financial,
+commercial) in ``scoring.health``, and the bin arithmetic of the health histograms in
+``scoring.binning``. Why it is shaped like this:
 
 - **Pure arithmetic on arrays.** Inputs are the inputs frame (``docs/SCORING.md``) and the
   ``Normalised`` matrix; nothing here reads a store or knows about pages.
@@ -22,14 +24,16 @@ Formulas (``s`` = effective shares, ``x`` = normalised values, ``P`` = the accou
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .binning import band_histogram, bin_bands
+from .health import COMPONENT_FORMULAS, flag, health_weights, numeric
 from .normalize import Normalised
-from .profile import COMPONENTS, Bands, NewRule, Profile
+from .profile import Bands, NewRule, Profile
 
 BANDS = ("at_risk", "watch", "healthy", "new")  # band codes 0..3, in this order
 NEW = 3
@@ -126,87 +130,6 @@ def rescore(normalised: Normalised, weights: Mapping[str, float] | Sequence[floa
     return _engagement(normalised, effective_shares(_weight_vector(normalised, weights), max_share)).scores
 
 
-# ---------------------------------------------------------------- health components
-
-
-def _num(inputs: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in inputs.columns:
-        raise ValueError(f"inputs frame lacks the {col!r} column")
-    return pd.to_numeric(inputs[col], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _flag(inputs: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in inputs.columns:
-        raise ValueError(f"inputs frame lacks the {col!r} column")
-    return inputs[col].fillna(False).to_numpy(dtype=bool)
-
-
-def nps_component(inputs: pd.DataFrame) -> np.ndarray:
-    """``10 * nps_mean`` (the mean 0..10 answer of the last 180 days, as points).
-
-    Missing when the NPS table is absent (``has_nps`` false) or the account has no response.
-    """
-    mean, count = _num(inputs, "nps_mean"), _num(inputs, "nps_count")
-    ok = _flag(inputs, "has_nps") & (count > 0) & np.isfinite(mean)
-    return np.where(ok, np.clip(10.0 * mean, 0.0, 100.0), np.nan)
-
-
-def support_component(inputs: pd.DataFrame) -> np.ndarray:
-    """``clip(100 * exp(-load / 2) + 10 * ticket_sentiment, 0, 100)``, with
-    ``load = tickets_open_weighted / max(1, seats / 10)``: open tickets, weighted by priority, per ten
-    seats. No open ticket scores 100; two normal tickets per ten seats 37. Sentiment (-1..1, 90 days)
-    adds or takes up to 10 points and counts 0 when absent; an unknown ticket load counts 0.
-    Missing when the tickets table is absent (``has_tickets`` false).
-    """
-    load = np.nan_to_num(_num(inputs, "tickets_open_weighted"), nan=0.0)
-    per = np.fmax(1.0, _num(inputs, "seats") / 10.0)  # fmax: unknown seats count as 10
-    mood = np.nan_to_num(_num(inputs, "ticket_sentiment"), nan=0.0)
-    score = np.clip(100.0 * np.exp(-load / per / 2.0) + 10.0 * mood, 0.0, 100.0)
-    return np.where(_flag(inputs, "has_tickets"), score, np.nan)
-
-
-def financial_component(inputs: pd.DataFrame) -> np.ndarray:
-    """``clip(100 * clip(1 - days_overdue_max / 90, 0, 1) - 10 * max(invoices_overdue - 1, 0), 0, 100)``:
-    full marks with nothing overdue, 0 once the oldest invoice is 90 days late, 10 points less per
-    further overdue invoice. Unknown counts are 0. Missing when the invoices table is absent.
-    """
-    days = np.nan_to_num(_num(inputs, "days_overdue_max"), nan=0.0)
-    count = np.nan_to_num(_num(inputs, "invoices_overdue"), nan=0.0)
-    score = 100.0 * np.clip(1.0 - days / 90.0, 0.0, 1.0) - 10.0 * np.maximum(count - 1.0, 0.0)
-    return np.where(_flag(inputs, "has_invoices"), np.clip(score, 0.0, 100.0), np.nan)
-
-
-def commercial_component(inputs: pd.DataFrame) -> np.ndarray:
-    """``clip(50 + 100 * (mrr_now / mrr_90d_ago - 1), 0, 100)``: flat MRR over 90 days scores 50,
-    +50% or more 100, -50% or less 0. Missing when the MRR table is absent, or the MRR 90 days ago is
-    0 or unknown (no base to compare with), or the MRR now is unknown.
-    """
-    now, before = _num(inputs, "mrr_now"), _num(inputs, "mrr_90d_ago")
-    ok = _flag(inputs, "has_mrr") & (before > 0) & np.isfinite(now)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.clip(50.0 + 100.0 * (now / before - 1.0), 0.0, 100.0)
-    return np.where(ok, score, np.nan)
-
-
-COMPONENT_FORMULAS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
-    "nps": nps_component,
-    "support": support_component,
-    "financial": financial_component,
-    "commercial": commercial_component,
-}  # engagement is the fifth component: engagement_score itself
-
-
-def _health_weights(profile: Profile) -> dict[str, float]:
-    hw = dict(profile.health_weights)
-    unknown = set(hw) - set(COMPONENTS)
-    if unknown:
-        raise ValueError(f"unknown health component(s): {', '.join(sorted(unknown))}")
-    out = {c: float(hw.get(c, 0.0)) for c in COMPONENTS}
-    if any(not np.isfinite(v) or v < 0 for v in out.values()) or sum(out.values()) <= 0:
-        raise ValueError(f"health weights must be finite, >= 0 and not all 0: {hw}")
-    return out
-
-
 # ---------------------------------------------------------------- bands
 
 
@@ -218,8 +141,8 @@ def new_accounts(inputs: pd.DataFrame, rule: NewRule) -> np.ndarray:
     young accounts are new; so are fairly young ones with too few active days to judge. An old
     account with few active days is not new: quiet is a risk signal then. Unknown active days are 0.
     """
-    age = _num(inputs, "age_days")
-    active = np.nan_to_num(_num(inputs, "active_days"), nan=0.0)
+    age = numeric(inputs, "age_days")
+    active = np.nan_to_num(numeric(inputs, "active_days"), nan=0.0)
     return (np.isnan(age) | (age < rule.min_age_days)
             | ((active < rule.min_active_days) & (age < 2 * rule.min_age_days)))
 
@@ -243,19 +166,7 @@ def histogram(scores: np.ndarray, *, bins: int = HIST_BINS) -> np.ndarray:
     """Counts of 0..100 scores in ``bins`` equal bins, ``[0, w), [w, 2w), ..., [100 - w, 100]``
     (the last bin closed, as ``np.histogram``); missing scores are left out."""
     codes = np.zeros(len(scores), dtype=np.uint8)
-    return _band_histogram(scores, codes, bins, np.flatnonzero(np.isnan(scores)))[0, :bins]
-
-
-def _band_histogram(health: np.ndarray, codes: np.ndarray, bins: int, unknown: np.ndarray) -> np.ndarray:
-    """Counts per (band code, health bin) from one ``np.bincount``; column ``bins`` counts the
-    accounts without health (``unknown``: their positions, which the caller knows)."""
-    b = np.divide(health, 100.0 / bins)  # a division, not a product: exact edges for whole points
-    b[unknown] = bins + 1
-    key = np.multiply(codes, bins + 2, dtype=np.intp)
-    key += b.astype(np.intp)  # the floor, for values >= 0
-    counts = np.bincount(key, minlength=len(BANDS) * (bins + 2)).reshape(len(BANDS), bins + 2)
-    counts[:, bins - 1] += counts[:, bins]  # a score of exactly 100 belongs to the last bin
-    return np.delete(counts, bins, axis=1)
+    return band_histogram(scores, codes, bins, np.flatnonzero(np.isnan(scores)), len(BANDS))[0, :bins]
 
 
 # ---------------------------------------------------------------- the re-weighting path
@@ -296,7 +207,7 @@ def prepare_rescore(inputs: pd.DataFrame, normalised: Normalised, profile: Profi
         raise ValueError("the normalised matrix belongs to another inputs frame (index differs)")
     if normalised.signals != tuple(s.name for s in profile.signals):
         raise ValueError("the normalised matrix was made for other signals than the profile's")
-    hw = _health_weights(profile)
+    hw = health_weights(profile)
     comps = {f"health_{c}": f(inputs) for c, f in COMPONENT_FORMULAS.items()}
     num = np.zeros(len(inputs))
     den = np.zeros(len(inputs))
@@ -353,12 +264,12 @@ def whatif(r: Rescorer, weights: Mapping[str, float] | Sequence[float] | np.ndar
     e = _engagement(r.normalised, effective_shares(_weight_vector(r.normalised, weights), share_cap))
     health, unknown = _health(r, e)
     missing = np.concatenate((unknown, r.no_health)) if len(r.no_health) else unknown
-    bin_band = _bin_bands(r.bands, bins)
+    bin_band = bin_bands(r.bands, bins)
     if bin_band is None:  # thresholds inside bins: band each account, count (band, bin) keys
         codes = np.add(health >= r.bands.at_risk_below, health >= r.bands.healthy_from, dtype=np.uint8)
         np.putmask(codes, r.always_new, NEW)
         codes[unknown] = NEW
-        by_band = _band_histogram(health, codes, bins, missing)
+        by_band = band_histogram(health, codes, bins, missing, len(BANDS))
     else:  # every bin lies in one band: count (new or not, bin) keys, band the bins afterwards
         b = np.divide(health, 100.0 / bins)
         b[missing] = bins + 1
@@ -385,24 +296,6 @@ def rescore_book(r: Rescorer, weights: Mapping[str, float] | Sequence[float] | n
     return e.scores, _health(r, e)[0]
 
 
-def _bin_bands(bands: Bands, bins: int) -> np.ndarray | None:
-    """The band code of each health bin ``0..bins`` (bin ``bins``: exactly 100) when both
-    thresholds fall on bin edges, so every bin lies in one band; None otherwise.
-
-    Exact for every double h: ``h < t  <=>  floor(h / width) < t / width`` holds for all h once it
-    holds at ``t`` and at the double just below ``t``, because correctly rounded division is monotone.
-    """
-    width = 100.0 / bins
-    edges = []
-    for t in (bands.at_risk_below, bands.healthy_from):
-        k = t / width
-        if not (0 <= t <= 100 and k == np.floor(k)) or np.floor(np.nextafter(t, -np.inf) / width) >= k:
-            return None
-        edges.append(k)
-    i = np.arange(bins + 1)
-    return (i >= edges[0]).astype(np.intp) + (i >= edges[1])
-
-
 # ---------------------------------------------------------------- the book
 
 
@@ -417,11 +310,11 @@ def score_book(inputs: pd.DataFrame, normalised: Normalised, profile: Profile) -
     present = np.full(len(eng), e.total)
     present[normalised.missing_rows] = e.present
     confidence = (r.engagement_weight * present + r.fixed_den) / r.total_weight
-    seats, usage = _num(inputs, "seats"), _num(inputs, "usage")
+    seats, usage = numeric(inputs, "seats"), numeric(inputs, "usage")
     with np.errstate(divide="ignore", invalid="ignore"):
-        utilisation = np.where(seats > 0, _num(inputs, "active_users") / seats, np.nan)
-        growth = np.where(_num(inputs, "usage_prev") > 0, usage / _num(inputs, "usage_prev") - 1, np.nan)
-        value_share = np.where(usage > 0, _num(inputs, "value_usage") / usage, np.nan)
+        utilisation = np.where(seats > 0, numeric(inputs, "active_users") / seats, np.nan)
+        growth = np.where(numeric(inputs, "usage_prev") > 0, usage / numeric(inputs, "usage_prev") - 1, np.nan)
+        value_share = np.where(usage > 0, numeric(inputs, "value_usage") / usage, np.nan)
         contrib = 100.0 * normalised.filled * shares / present[:, None]
     contrib[e.unknown] = 0.0
     ready = ((codes == BANDS.index("healthy")) & (utilisation >= profile.expansion.min_seat_utilisation)
@@ -435,7 +328,7 @@ def score_book(inputs: pd.DataFrame, normalised: Normalised, profile: Profile) -
         "health_engagement": eng,
         **{c: r.components[c].to_numpy() for c in r.components.columns},
         "value_share": value_share,
-        "burst": _flag(inputs, "burst"),
+        "burst": flag(inputs, "burst"),
         **{f"contrib_{s}": contrib[:, j] for j, s in enumerate(normalised.signals)},
     }, index=inputs.index)
     out.index.name = inputs.index.name or "account_id"

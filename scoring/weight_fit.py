@@ -35,12 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backtest_figures import MIN_CHURNED, not_enough, rate_row, ratio
 from .errors import DataError
 from .logistic import L2, LogisticFit, account_counts, fit_nonneg_logistic, readable_weights, refit_many
 from .normalize import Normalised
 from .outcomes import auc_interval, deciles, delong
 from .profile import Normalisation, Profile
-from .validate import MIN_CHURNED, Backtest, not_enough, rate_row, ratio
+from .validate import Backtest
 
 FILL = 0.5  # a missing normalised value
 BACKWARDS = "works the other way round"

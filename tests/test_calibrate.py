@@ -534,7 +534,7 @@ def test_gameable_warns_when_passive_signals_get_most_of_the_weight():
     assert not ok.gameable["warning"]
     none = calibrate(_driven_by("logins"), save_as="x", resamples=0)  # no catalogue: not judged
     assert none.gameable["passive"] is None and not none.gameable["warning"]
-    from scoring.cli_validate import calibration_text
+    from scoring.cli_calibrate import calibration_text
 
     assert "WARNING: passive signals get more than 50% of the weight" in calibration_text(cal, flip=False)
     assert "WARNING" not in calibration_text(ok, flip=False)

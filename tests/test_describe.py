@@ -35,7 +35,7 @@ def test_signal_table_states_what_each_signal_counts_and_its_share_after_the_cap
 
 def test_component_formulas_are_the_code_docstrings():
     table = describe.component_table(demo_profile()).set_index("component")
-    from scoring.scores import support_component
+    from scoring.health import support_component
 
     assert table.loc["support", "formula"] == describe.doc_of(support_component)
     assert table["share"].sum() == pytest.approx(1.0)

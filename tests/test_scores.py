@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scoring import normalize, scores
+from scoring import health, normalize, scores
 from scoring.normalize import METHODS, Normalised, Peers, normalise, normalise_values
 from scoring.profile import METHODS as PROFILE_METHODS
 from scoring.profile import PEERS, Bands, NewRule, Normalisation, Profile, SignalDef
@@ -532,15 +532,15 @@ def test_component_formulas_missing_rules():
                 days_overdue_max=np.array([0.0, 30, 10]), mrr_now=np.array([200.0, 100, np.nan]),
                 mrr_90d_ago=np.array([100.0, np.nan, 100]))
     inputs = frame({"a": [1, 2, 3]}, **cols)
-    assert scores.nps_component(inputs)[0] == 90 and np.isnan(scores.nps_component(inputs)[1:]).all()
+    assert health.nps_component(inputs)[0] == 90 and np.isnan(health.nps_component(inputs)[1:]).all()
     # 0 tickets + sentiment 1 -> 110 clipped to 100; unknown load counts 0; 40 per 10 seats -> ~0 - 10 -> 0
-    np.testing.assert_allclose(scores.support_component(inputs), [100, 100, 0], atol=1e-6)
+    np.testing.assert_allclose(health.support_component(inputs), [100, 100, 0], atol=1e-6)
     # 12 overdue, 10 days: 100*(1 - 10/90) - 10*11 < 0 -> 0; one invoice 30 days late: 66.67
-    np.testing.assert_allclose(scores.financial_component(inputs), [100, 100 * (1 - 30 / 90), 0])
-    c = scores.commercial_component(inputs)
+    np.testing.assert_allclose(health.financial_component(inputs), [100, 100 * (1 - 30 / 90), 0])
+    c = health.commercial_component(inputs)
     assert c[0] == 100 and np.isnan(c[1:]).all()  # doubled -> clipped; no base; no MRR now
     absent = inputs.assign(has_nps=False, has_tickets=False, has_invoices=False, has_mrr=False)
-    for f in scores.COMPONENT_FORMULAS.values():
+    for f in health.COMPONENT_FORMULAS.values():
         assert np.isnan(f(absent)).all()
     assert n == len(inputs)
 
