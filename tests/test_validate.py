@@ -27,7 +27,7 @@ from scoring.demo import build_demo
 from scoring.engine import score_as_of
 from scoring.history import resolve_profile
 from scoring.outcomes import (auc_interval, average_precision, check_dates, default_dates, deciles,
-                              delong, months_back, outcomes, rank_auc, ranking, wilson)
+                              counts_below, delong, months_back, outcomes, rank_auc, ranking, wilson)
 from scoring.profile import Normalisation, Profile, SignalDef
 from scoring.risk import ChurnRisk, calibration_curve, fit_churn_risk, fit_isotonic, pav
 from scoring.scope import Scope
@@ -110,10 +110,43 @@ def test_delong_variance_equals_brute_force():
     assert lo == pytest.approx(auc - 1.959964 * math.sqrt(brute), abs=1e-6) and hi > auc
 
 
+_VALUES = st.one_of(
+    st.floats(allow_nan=False, width=64),  # any magnitude, infinities, -0.0, subnormals
+    st.integers(0, 8).map(float),  # ties everywhere
+    st.integers(0, 10**6).map(lambda i: 50.0 + i * 1e-13),  # values a bucket apart or closer
+)
+
+
+@given(st.lists(_VALUES, min_size=1, max_size=80), st.data())
+@settings(max_examples=400, deadline=None)
+def test_counts_below_equals_binary_search_in_the_sorted_scores(values, data):
+    """``counts_below`` (buckets, no sort of the scores) against ``searchsorted`` in ``np.sort``:
+    exact for ties, infinities, spans too wide for a float and values closer than a bucket."""
+    s = np.array(values, dtype=np.float64)
+    picked = data.draw(st.lists(st.sampled_from(values), min_size=1, max_size=20))
+    u = np.unique(np.array(picked, dtype=np.float64))
+    lt, le = counts_below(s, u)
+    every = np.sort(s)
+    np.testing.assert_array_equal(lt, np.searchsorted(every, u, "left"))
+    np.testing.assert_array_equal(le, np.searchsorted(every, u, "right"))
+
+
+def test_counts_below_on_a_book_sized_sample():
+    """The bucketed path on many scores (the one a what-if takes), with heavy ties at a few values."""
+    rng = np.random.default_rng(11)
+    s = np.round(rng.normal(55, 15, 200_000), 3)
+    s[rng.random(len(s)) < 0.1] = 0.0
+    u = np.unique(s[rng.random(len(s)) < 0.05])
+    lt, le = counts_below(s, u)
+    every = np.sort(s)
+    np.testing.assert_array_equal(lt, np.searchsorted(every, u, "left"))
+    np.testing.assert_array_equal(le, np.searchsorted(every, u, "right"))
+
+
 @given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=1, max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_ranking_equals_pairwise_counting_and_sklearn(rows):
-    """``ranking`` (two sorts and binary searches) against the definitions: every pair counted for
+    """``ranking`` (counts per distinct churned score) against the definitions: every pair counted for
     the AUC and DeLong's placement values, scikit-learn for the average precision; small integer
     scores, so ties are everywhere."""
     s = np.array([r[0] for r in rows], dtype=float)
