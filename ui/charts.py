@@ -46,15 +46,6 @@ def account_links(ids: pd.Index | pd.Series, names: pd.Series) -> pd.Series:
                       for i, n in zip(ids, names.fillna(ids))], index=names.index)
 
 
-def arrow_matrix(frame: pd.DataFrame) -> pa.Table:
-    """A small labelled matrix (row labels in its named index) as an Arrow table with the labels
-    as its first column, for ``st.dataframe(..., hide_index=True)``: the grid looks the same, and
-    Streamlit sends an Arrow table as it is instead of converting a pandas frame (about 0.5 ms a
-    table, on every slider move)."""
-    return pa.table({str(frame.index.name): [str(x) for x in frame.index],
-                     **{str(c): frame[c].to_numpy() for c in frame.columns}})
-
-
 def linked_accounts(table: pd.DataFrame) -> pa.Table:
     """``table`` (index account_id, column name) with the name replaced by an ``account`` link
     column in front, for ``st.column_config.LinkColumn(display_text=ACCOUNT_LINK_TEXT)``; as an

@@ -37,7 +37,7 @@ from scoring.scores import effective_shares
 from scoring.validate import Backtest, quick_figures
 from ui import backtest as bk
 from ui import charts, plot
-from ui.frame import Page, plain
+from ui.frame import Page, plain, small_table
 
 GRID_HELP = "A grid's points say how good each range is, so direction does not apply."
 SELECT_WIDTH, LABEL_WIDTH = 170, 260  # pixels, of a select box and of a signal's name beside two
@@ -139,10 +139,9 @@ def book_effects(page: Page, base: Profile, proposed: Profile, proposal: tuning.
     counts, money = comparison.band_change(cmp.saved_codes, cmp.proposed_codes, arr)
     left, right = st.columns(2)
     left.markdown("**Band change, accounts** (rows: saved band, columns: proposed band)")
-    left.dataframe(charts.arrow_matrix(counts), width="stretch", hide_index=True)
+    small_table(counts.reset_index(), where=left)
     right.markdown("**Band change, ARR**")
-    right.dataframe(charts.arrow_matrix(money), width="stretch", hide_index=True, column_config={
-        b: st.column_config.NumberColumn(b, format="localized") for b in money.columns})
+    small_table(money.round().astype("int64").reset_index(), where=right)
     rows = comparison.changed_accounts(cmp.saved_codes, cmp.proposed_codes, arr, within=mine)
     moved = cmp.saved_codes != cmp.proposed_codes
     st.markdown(f"**Accounts that change band**: {int(moved.sum()):,} in the book"
@@ -175,7 +174,7 @@ def backtest_effects(page: Page, saved_bt: Backtest | str, bt: Backtest | str,
                 else f"{new['auc'] - old['auc']:+.3f}")
     row.metric("ROC AUC, saved", comparison.auc_text(old["auc"]))
     row.metric("Churned / account-dates", f"{new['n_churned']:,} / {new['n_accounts']:,}")
-    st.dataframe(comparison.quick_table(old, new), width="stretch")
+    small_table(comparison.quick_table(old, new).reset_index())
     for why in sorted(set(new["reasons"].values())):
         st.caption(f"n/a: {plain(why)}")
     with st.expander("Suggest weights from the outcomes", key="tw_suggest", on_change="rerun") as box:

@@ -465,6 +465,15 @@ class App:
                 [...tr.querySelectorAll('td')].map(td => [heads[td.getAttribute('aria-colindex')], td.innerText])));
         }""")
 
+    def table_rows(self, table: Any) -> list[dict[str, str]]:
+        """The rows of a static table (``st.table``, ``stTable``), header -> cell text as shown."""
+        return table.evaluate("""el => {
+            const t = el.querySelector('table');
+            const heads = [...t.querySelectorAll('thead th')].map(h => h.innerText.trim());
+            return [...t.querySelectorAll('tbody tr')].map(tr => Object.fromEntries(
+                [...tr.querySelectorAll('th, td')].map((c, i) => [heads[i], c.innerText.trim()])));
+        }""")
+
     def _pointer_spans(self, grid: Any, row: int) -> tuple[list[tuple[float, float]], float]:
         """Where along a row the canvas shows a pointer (links, row checkboxes): [(x0, x1)], y."""
         canvas = self.grid(grid).get_by_test_id("data-grid-canvas")

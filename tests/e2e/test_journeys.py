@@ -190,9 +190,9 @@ SAVED: dict = {}  # what the tuning journey saved, for the validation journey
 
 def tuning_figures(app: App) -> dict:
     """What the Tune weights page shows of the proposal against the saved profile."""
-    grids = app.page.get_by_test_id("stDataFrame")
-    matrix = app.grid_rows(grids.first)  # band change, accounts: rows saved band, columns proposed
-    backtest = {r["figure"]: (r["saved"], r["proposed"]) for r in app.grid_rows(grids.last)}
+    tables = app.page.get_by_test_id("stTable")
+    matrix = app.table_rows(tables.first)  # band change, accounts: rows saved band, columns proposed
+    backtest = {r["figure"]: (r["saved"], r["proposed"]) for r in app.table_rows(tables.last)}
     hist = {t["name"]: t["y"] for t in app.plotly("tw_hist")}
     changed = app.page.get_by_test_id("stMarkdownContainer").filter(has_text="Accounts that change band")
     return {"metrics": app.metrics(), "matrix": matrix, "backtest": backtest, "hist": hist,
