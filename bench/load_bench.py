@@ -5,14 +5,11 @@ Why it is shaped like this:
 - **One real server, as people get it.** ``streamlit run app.py`` in a subprocess on a demo store
   built for the run in a temporary folder (``python -m scoring demo --accounts N``), the app's own
   ``.streamlit/config.toml`` (XSRF protection, host allow-list) included. Nothing reads ``data/``.
-- **Two kinds of client.** Browsers (Playwright driving Debian's chromium, one browser with a
-  context per session) measure what a person waits for: from the click or the address bar to the
-  page showing its numbers, i.e. ``data-test-script-state=notRunning`` with no skeleton left
-  (element code loads lazily); a click waits for the run's ``script_finished`` on the page's own
-  websocket first, so it never reads the state from before the rerun. Scripted sessions
-  (``tests/wsclient.py``) speak the websocket protocol without rendering, so a 2-core machine can
-  run twenty of them; their time is from sending the rerun to ``script_finished`` (plus the
-  handshake on a page load).
+- **Two kinds of client.** Browsers (``bench/load_browser.py``: Playwright driving Debian's
+  chromium) measure what a person waits for, from the click or the address bar to the page
+  showing its numbers. Scripted sessions (``tests/wsclient.py``) speak the websocket protocol
+  without rendering, so a 2-core machine can run twenty of them; their time is from sending the
+  rerun to ``script_finished`` (plus the handshake on a page load).
 - **Journeys, not single pages.** Each session repeats journeys people make: a manager filtering
   the portfolio, a CSM working the at-risk and expansion lists and opening accounts, a deep link
   to an account, a what-if on the weights, the reference pages. All read only: nothing is saved,
@@ -20,14 +17,18 @@ Why it is shaped like this:
   not in the app (yet) is skipped.
 - **Figures and ratios.** Before the window every scripted journey runs once in one session,
   and the browser journey once in one browser, with nothing else running: the "alone" medians.
-  The summary prints the loaded medians and 95th percentiles next to them, and their ratio.
+  The summary (``bench/load_report.py``) prints the loaded medians and 95th percentiles next to
+  them, and their ratio.
 - **Errors are counted, never retried:** an exception or ``st.error`` on the page, a run that does
   not finish, a closed connection, a page not found. The run exits 1 when there is any.
 - **Think time** (``--think``, default 1 s, each pause 0.5x-1.5x of it, seeded) paces sessions as
   people; 0 makes it a closed loop that measures saturation instead.
 
 The summary ends with one machine-readable line starting with ``result:`` (``key=value`` pairs).
-``tests/test_sessions.py`` replays the scripted journeys (``scripted_load``) in its smoke run.
+This module keeps the scripted journeys, the command line and the run; what all parts share
+(``Facts``, ``Interaction``, ``query``) is in ``bench/load_facts.py``, so no module imports the
+one that imports it. ``tests/test_sessions.py`` replays the scripted journeys (``scripted_load``)
+in its smoke run.
 """
 from __future__ import annotations
 
@@ -35,78 +36,28 @@ import argparse
 import asyncio
 import functools
 import os
-import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "tests"):
+for _p in (ROOT, ROOT / "tests", ROOT / "bench"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 from scoring.portfolio import SECTIONS  # noqa: E402  (the Portfolio's tabs)
 from wsclient import DONE_STATUSES, Run, Session, log_tail, serve  # noqa: E402  (needs the path above)
+from load_facts import Facts, Interaction, query  # noqa: E402  (bench/, the path above)
+from load_browser import browser_load  # noqa: E402
+from load_report import Summary, report  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-DONE = "[data-testid=stApp][data-test-script-state=notRunning]"
-NO_SKELETON = "() => !document.querySelector('[data-testid=stSkeleton]')"
-BROWSER_TIMEOUT_MS = 120_000  # an upper bound on a loaded machine, not a wait
 REFERENCE_PAGES = ("How_scores_work", "Data", "Audit", "Validation")
-
-
-# ---------------------------------------------------------------- what the journeys pick from
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Filter values and account ids of the store, read before the server starts."""
-
-    csms: tuple[str, ...]
-    segments: tuple[str, ...]
-    plans: tuple[str, ...]
-    regions: tuple[str, ...]
-    accounts: tuple[str, ...]  # a spread of ids: active and churned ones
-    pages: frozenset[str] = frozenset()  # URL paths of the app's pages ("" = Portfolio)
-
-    @classmethod
-    def of(cls, db: Path, *, sample: int = 12) -> "Facts":
-        from scoring.store import DataStore
-
-        ds = DataStore(db)
-        try:
-            def values(column: str) -> tuple[str, ...]:
-                return tuple(r[0] for r in ds.rows(
-                    f"SELECT DISTINCT {column} FROM accounts WHERE {column} IS NOT NULL "
-                    f"AND {column} <> '' ORDER BY 1"))
-
-            ids = [r[0] for r in ds.rows("SELECT account_id FROM accounts ORDER BY account_id")]
-            step = max(1, len(ids) // sample)
-            return cls(values("csm_owner"), values("segment"), values("plan"), values("region"),
-                       tuple(ids[::step][:sample]))
-        finally:
-            ds.close()
-
-    def with_pages(self, pages: set[str]) -> "Facts":
-        return Facts(self.csms, self.segments, self.plans, self.regions, self.accounts,
-                     frozenset(pages))
-
-
-def query(**params: object) -> str:
-    """``?a=1&b=x&b=y`` from keyword arguments (lists repeat the key, as bound widgets do)."""
-    return "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, [])},
-                                        doseq=True)
 
 
 # ---------------------------------------------------------------- scripted journeys
@@ -175,15 +126,6 @@ def journeys_for(facts: Facts) -> list[tuple[str, Journey, int]]:
     return out
 
 
-@dataclass(frozen=True)
-class Interaction:
-    kind: str  # "browser" or "scripted"
-    journey: str
-    step: str
-    seconds: float
-    error: str | None = None
-    payload_bytes: int = 0  # of the rerun(s) it caused
-    reruns: int = 0
 
 
 def check(run: Run) -> str | None:
@@ -270,246 +212,6 @@ def discover_pages(base: str) -> set[str]:
         s.open("/")
         return set(s.pages)
 
-
-# ---------------------------------------------------------------- browser journeys
-
-
-def _finished(payload: object) -> bool:
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    if not isinstance(payload, bytes):
-        return False
-    msg = ForwardMsg()
-    msg.ParseFromString(payload)
-    return (msg.WhichOneof("type") == "script_finished"
-            and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN)
-
-
-class BrowserTab:
-    """One Playwright page (its own browser context, so its own Streamlit session)."""
-
-    def __init__(self, page, base: str) -> None:
-        self.page, self.base = page, base
-        self.ws = None
-        self.received = 0  # websocket bytes
-        self.finished = 0  # script_finished messages
-        page.on("websocket", self._on_ws)
-
-    def _on_ws(self, ws) -> None:
-        self.ws = ws
-
-        def frame(payload: object) -> None:
-            if isinstance(payload, bytes):
-                self.received += len(payload)
-                if _finished(payload):
-                    self.finished += 1
-        ws.on("framereceived", frame)
-
-    async def settled(self) -> str | None:
-        """Wait until the page shows its numbers; what is wrong on it, or None."""
-        await self.page.wait_for_selector(DONE, timeout=BROWSER_TIMEOUT_MS)
-        await self.page.wait_for_function(NO_SKELETON, timeout=BROWSER_TIMEOUT_MS)
-        app = self.page.locator("[data-testid=stApp]")
-        if (state := await app.get_attribute("data-test-connection-state")) not in (None, "CONNECTED"):
-            return f"connection {state}"
-        for testid in ("stException", "stAlertContentError"):
-            box = self.page.locator(f"[data-testid={testid}]")
-            if await box.count():
-                return f"{testid}: {(await box.first.inner_text())[:200]}"
-        return None
-
-    async def load(self, url: str) -> str | None:
-        await self.page.goto(self.base + url, timeout=BROWSER_TIMEOUT_MS)
-        return await self.settled()
-
-    async def click(self, locator) -> str | None:
-        """Click and wait for the rerun it causes to finish and show."""
-        async with self.ws.expect_event("framereceived", predicate=_finished,
-                                        timeout=BROWSER_TIMEOUT_MS):
-            await locator.click(timeout=BROWSER_TIMEOUT_MS)
-        return await self.settled()
-
-
-async def browser_portfolio(tab: BrowserTab, f: Facts, rng: random.Random):
-    yield "portfolio", await tab.load("/" + query(segment=rng.choice(f.segments), view=SECTIONS[1]))
-    # the "Per" radio starts at CSM (the URL above does not set it): Segment reruns
-    yield "breakdown", await tab.click(tab.page.locator("[data-testid=stRadio]").get_by_text(
-        "Segment", exact=True))
-    yield "menu at risk", await tab.click(tab.page.locator("[data-testid=stPageLink] a",
-                                                           has_text="At risk"))
-    yield "account link", await tab.load("/Account" + query(account=rng.choice(f.accounts)))
-    yield "menu portfolio", await tab.click(tab.page.locator("[data-testid=stPageLink] a",
-                                                             has_text="Portfolio"))
-
-
-async def browser_journey(tab: BrowserTab, facts: Facts, rng: random.Random, *, until: float,
-                          think: float, out: list[Interaction]) -> None:
-    """The browser journey once (or until ``until``); an error ends it."""
-    steps = browser_portfolio(tab, facts, rng)
-    try:
-        while time.monotonic() < until:
-            started, before_bytes, before_runs = time.perf_counter(), tab.received, tab.finished
-            try:
-                step, problem = await steps.__anext__()
-            except StopAsyncIteration:
-                break
-            except Exception as exc:  # the journey broke: one error, then a new journey
-                out.append(Interaction("browser", "portfolio", "?", time.perf_counter() - started,
-                                       f"{type(exc).__name__}: {str(exc).splitlines()[0]}"[:200]))
-                break
-            out.append(Interaction("browser", "portfolio", step, time.perf_counter() - started,
-                                   problem, tab.received - before_bytes, tab.finished - before_runs))
-            if think:
-                await asyncio.sleep(rng.uniform(0.5, 1.5) * think)  # reading, not a wait
-    finally:
-        await steps.aclose()
-
-
-async def browser_load(base: str, facts: Facts, *, sessions: int, seconds: float, think: float,
-                       seed: int, started: threading.Event,
-                       ) -> tuple[list[Interaction], list[Interaction]]:
-    """``sessions`` browser contexts in one chromium: the interactions of the measured window,
-    and those of one journey by the first browser alone before it. Each browser loads the app
-    once first, unmeasured (the script bundle, element code loaded lazily); then the journey
-    alone; then ``started`` is set and the window of ``seconds`` begins."""
-    from playwright.async_api import async_playwright
-
-    out: list[Interaction] = []
-    alone: list[Interaction] = []
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            tabs = []
-            for _ in range(sessions):
-                context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-                tabs.append(BrowserTab(await context.new_page(), base))
-            warm = await asyncio.gather(*(tab.load("/") for tab in tabs))
-            if any(warm):
-                raise RuntimeError(f"the browsers' first load failed: {[w for w in warm if w]}")
-            await browser_journey(tabs[0], facts, random.Random(seed), until=float("inf"), think=0,
-                                  out=alone)
-            started.set()
-            until = time.monotonic() + seconds
-
-            async def session(i: int, tab: BrowserTab) -> None:
-                rng = random.Random(seed * 7919 + i)
-                while time.monotonic() < until:
-                    await browser_journey(tab, facts, rng, until=until, think=think, out=out)
-
-            await asyncio.gather(*(session(i, tab) for i, tab in enumerate(tabs)))
-        finally:
-            started.set()  # never leave the scripted sessions waiting
-            await browser.close()
-    return out, alone
-
-
-# ---------------------------------------------------------------- reporting
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1), nearest rank: the value that q of the values do not exceed."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(-(-q * len(ordered) // 1)) - 1))]
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-@dataclass
-class Summary:
-    kind: str
-    sessions: int
-    interactions: list[Interaction] = field(default_factory=list)
-    alone: list[Interaction] = field(default_factory=list)  # the journeys once, nothing else running
-
-    @property
-    def errors(self) -> list[Interaction]:
-        return [i for i in self.interactions + self.alone if i.error]
-
-    @property
-    def times(self) -> list[float]:
-        return [i.seconds for i in self.interactions if not i.error]
-
-    @property
-    def alone_times(self) -> list[float]:
-        return [i.seconds for i in self.alone if not i.error]
-
-    @property
-    def slowdown(self) -> float:
-        """Median under load / median alone."""
-        return median(self.times) / median(self.alone_times) if self.alone_times else float("nan")
-
-    @property
-    def bytes_per_rerun(self) -> float:
-        reruns = sum(i.reruns for i in self.interactions)
-        return sum(i.payload_bytes for i in self.interactions) / reruns if reruns else float("nan")
-
-    def row(self) -> str:
-        t = self.times
-        return (f"{self.kind:<10}{self.sessions:>9}{len(self.interactions):>14}{len(self.errors):>8}"
-                f"{median(t):>10.2f}{pct(t, 0.95):>9.2f}{max(t) if t else float('nan'):>9.2f}"
-                f"{median(self.alone_times):>9.2f}{self.slowdown:>9.1f}x{self.bytes_per_rerun / 1024:>11.1f}")
-
-
-def by_step(items: list[Interaction], alone: list[Interaction]) -> list[str]:
-    def groups(of: list[Interaction]) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = {}
-        for i in of:
-            if not i.error:
-                out.setdefault(f"{i.journey} / {i.step}", []).append(i.seconds)
-        return out
-
-    loaded, quiet = groups(items), groups(alone)
-    return [f"  {name:<34}{len(t):>6}{median(t):>10.2f}{pct(t, 0.95):>9.2f}"
-            f"{median(quiet.get(name, [])):>9.2f}" for name, t in sorted(loaded.items())]
-
-
-def report(args: argparse.Namespace, browsers: Summary, scripted: Summary, *, warm_s: float,
-           loads: tuple[float, float]) -> str:
-    import duckdb
-    import streamlit
-
-    lines = [
-        "",
-        f"load benchmark: {args.accounts:,} accounts, {args.seconds:.0f} s, {browsers.sessions} browser + "
-        f"{scripted.sessions} scripted sessions, think {args.think:g} s, {os.cpu_count()} cores, "
-        f"Streamlit {streamlit.__version__}, DuckDB {duckdb.__version__}, Python {platform.python_version()}",
-        f"load average (1 min) at the start of the window {loads[0]:.2f}, at its end {loads[1]:.2f}; "
-        f"warm-up (every page once, scoring the book): {warm_s:.1f} s",
-        "times in seconds; browsers: click or address bar to numbers on screen; scripted: rerun sent "
-        "to script_finished (+ handshake on a page load); alone: each journey once, nothing else "
-        "running; load / alone: the medians' ratio",
-        "",
-        f"{'kind':<10}{'sessions':>9}{'interactions':>14}{'errors':>8}{'median':>10}{'p95':>9}{'max':>9}"
-        f"{'alone':>9}{'/ alone':>10}{'KB/rerun':>11}",
-        *([browsers.row()] if browsers.sessions else []),
-        scripted.row(),
-        "",
-        f"  {'by journey / step':<34}{'n':>6}{'median':>10}{'p95':>9}{'alone':>9}",
-        *(["  browsers:"] + by_step(browsers.interactions, browsers.alone) if browsers.sessions else []),
-        "  scripted:", *by_step(scripted.interactions, scripted.alone),
-    ]
-    errors = browsers.errors + scripted.errors
-    if errors:
-        lines += ["", f"errors ({len(errors)}; the first ten):"]
-        lines += [f"  {e.kind} {e.journey} / {e.step}: {e.error}" for e in errors[:10]]
-    summary = {
-        "accounts": args.accounts, "seconds": f"{args.seconds:.0f}", "think": f"{args.think:g}",
-        "browsers": browsers.sessions, "scripted": scripted.sessions,
-        "load_before": f"{loads[0]:.2f}", "load_after": f"{loads[1]:.2f}",
-    }
-    for sm in (browsers, scripted):
-        summary.update({
-            f"{sm.kind}_interactions": len(sm.interactions), f"{sm.kind}_errors": len(sm.errors),
-            f"{sm.kind}_median_s": f"{median(sm.times):.3f}", f"{sm.kind}_p95_s": f"{pct(sm.times, 0.95):.3f}",
-            f"{sm.kind}_alone_median_s": f"{median(sm.alone_times):.3f}",
-            f"{sm.kind}_vs_alone": f"{sm.slowdown:.2f}",
-            f"{sm.kind}_bytes_per_rerun": f"{sm.bytes_per_rerun:.0f}"})
-    lines.append("result: " + " ".join(f"{k}={v}" for k, v in summary.items()))
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- command line

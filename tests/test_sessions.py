@@ -31,8 +31,9 @@ from typing import NamedTuple
 
 import pytest
 
-from bench.load_bench import Facts, check, discover_pages, pct, query, scripted_load
+from bench.load_bench import Facts, check, discover_pages, query, scripted_load
 from conftest import ROOT
+from load_report import pct  # bench/ is on sys.path once bench.load_bench is imported
 from scoring.portfolio import SECTIONS
 from ui import plot
 from wsclient import Run, Session, differences, log_tail, serve
