@@ -5,7 +5,7 @@ Why it is shaped like this:
 - **Debian's chromium through Playwright**, one browser context per visitor, 1400x1000 window.
 - **Times are taken inside the page**, so Playwright's own round trips are not counted: an init
   script notes ``performance.now()`` at every ``keydown`` and ``pointerdown`` (capture phase), and
-  counts the app's finished runs as ``tests/e2e/helpers.py`` does (``RUN_COUNTER``: off
+  counts the app's finished runs as the browser journeys do (``tests/e2e/page_js.py``, ``RUN_COUNTER``: off
   ``data-test-script-state``, and off the page's websocket for a run whose state change React drew
   in one batch). The end of an interaction is the first animation frame in which a
   run that started after the input has finished (``[data-testid=stApp][data-test-script-state=
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from e2e.helpers import NO_RUNS, RAN_SINCE_JS, RUN_COUNTER, RUNS_NOW_JS
+from e2e.page_js import NO_RUNS, RAN_SINCE_JS, RUN_COUNTER, RUNS_NOW_JS
 from load_browser import DONE, _finished, shown_problem
 from ui import plot
 

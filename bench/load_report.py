@@ -13,6 +13,7 @@ import os
 import platform
 import statistics
 from dataclasses import dataclass, field
+from importlib import metadata
 
 from load_facts import Interaction
 
@@ -81,13 +82,12 @@ def by_step(items: list[Interaction], alone: list[Interaction]) -> list[str]:
 def report(args: argparse.Namespace, browsers: Summary, scripted: Summary, *, warm_s: float,
            loads: tuple[float, float]) -> str:
     import duckdb
-    import streamlit
 
     lines = [
         "",
         f"load benchmark: {args.accounts:,} accounts, {args.seconds:.0f} s, {browsers.sessions} browser + "
         f"{scripted.sessions} scripted sessions, think {args.think:g} s, {os.cpu_count()} cores, "
-        f"Streamlit {streamlit.__version__}, DuckDB {duckdb.__version__}, Python {platform.python_version()}",
+        f"Streamlit {metadata.version('streamlit')}, DuckDB {duckdb.__version__}, Python {platform.python_version()}",
         f"load average (1 min) at the start of the window {loads[0]:.2f}, at its end {loads[1]:.2f}; "
         f"warm-up (every page once, scoring the book): {warm_s:.1f} s",
         "times in seconds; browsers: click or address bar to numbers on screen; scripted: rerun sent "

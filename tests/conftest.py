@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# the project (scoring, ui, bench) and bench/ itself: the benches import their sibling modules by
+# name, as they do when run as scripts, so a test may import one of them first
+for _p in (ROOT, ROOT / "bench"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 ACCOUNT_COLS = ["account_id", "name", "segment", "plan", "region", "csm_owner", "crm_id", "arr",
                 "seats", "contract_start", "renewal_date"]

@@ -33,7 +33,7 @@ import pytest
 
 from bench.load_bench import Facts, check, discover_pages, query, scripted_load
 from conftest import ROOT
-from load_report import pct  # bench/ is on sys.path once bench.load_bench is imported
+from load_report import pct  # bench/ is on the path (conftest.py)
 from scoring.portfolio import SECTIONS
 from ui import plot
 from wsclient import Run, Session, differences, log_tail, serve

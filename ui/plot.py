@@ -21,6 +21,7 @@ colour-vision deficiency can tell apart (bands keep their own colours and patter
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from contextlib import nullcontext
 from pathlib import Path
@@ -119,8 +120,6 @@ def _title(axis: dict) -> bool:
 
 
 def _is_date(v: object) -> bool:
-    import datetime as dt
-
     return isinstance(v, (dt.date, np.datetime64)) or (isinstance(v, str) and bool(_ISO_DATE.match(v)))
 
 

@@ -1,4 +1,4 @@
-"""The journeys' idea of "the page has settled" (``helpers.RUN_COUNTER``), checked on the runs it
+"""The journeys' idea of "the page has settled" (``page_js.RUN_COUNTER``), checked on the runs it
 used to miss: a fragment's rerun on Tune weights takes ~20 ms on the server, and now and then
 (8 of 150 key presses here, on an idle machine) React draws its "running" and "notRunning" in
 one batch, so the ``data-test-script-state`` attribute never flips. A wait that counted only
